@@ -1,0 +1,3 @@
+"""CLI commands: fetch."""
+
+from __future__ import annotations

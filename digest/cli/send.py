@@ -1,0 +1,3 @@
+"""CLI commands: send."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: subscribers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: web."""
+
+from __future__ import annotations

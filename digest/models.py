@@ -1,0 +1,179 @@
+"""The stored data: feed sources, papers, subscribers, digests with their ledger, and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from digest.db import Base, JSONList, UTCDateTime, utcnow
+
+intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
+timestamp = Annotated[datetime, mapped_column(UTCDateTime(), nullable=False, default=utcnow)]
+optional_timestamp = Annotated[datetime | None, mapped_column(UTCDateTime(), nullable=True)]
+url = Annotated[str | None, mapped_column(String(2048), nullable=True)]
+
+
+class Source(Base):
+    """A feed we fetch, with what conditional GET needs to remember about it."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[intpk]
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    last_fetched_at: Mapped[optional_timestamp]
+    last_success_at: Mapped[optional_timestamp]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Paper(Base):
+    """One paper, whatever feeds it came from; `key` is its arXiv id, else its link or guid."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[intpk]
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    arxiv_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    authors: Mapped[list[str]] = mapped_column(JSONList(), default=list)
+    categories: Mapped[list[str]] = mapped_column(JSONList(), default=list)
+    url: Mapped[url]
+    pdf_url: Mapped[url]
+    code_url: Mapped[url]
+    project_url: Mapped[url]
+    upvotes: Mapped[int | None] = mapped_column(Integer)
+    sources: Mapped[list[str]] = mapped_column(JSONList(), default=list)
+    published_at: Mapped[optional_timestamp]
+    updated_at: Mapped[optional_timestamp]
+    first_seen_at: Mapped[timestamp] = mapped_column(index=True)
+    last_seen_at: Mapped[timestamp]
+    last_changed_at: Mapped[timestamp]
+
+
+class Subscriber(Base):
+    """A reader: address, keyword profile and schedule, and where their subscription stands."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # pending → confirmed → unsubscribed; confirmed → suspended after repeated hard bounces.
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    frequency: Mapped[str] = mapped_column(String(8), default="daily")
+    weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday, for weekly digests
+    send_time: Mapped[str] = mapped_column(String(5), default="07:00")  # HH:MM, local time
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Rotated when the address changes or the data is deleted: every older token stops working.
+    token_nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[timestamp]
+    confirmed_at: Mapped[optional_timestamp]
+    unsubscribed_at: Mapped[optional_timestamp]
+    suspended_at: Mapped[optional_timestamp]
+    # Papers first seen after this instant are owed to the next digest.
+    last_digest_at: Mapped[optional_timestamp]
+    # When the next digest is due, kept with the schedule so that "who is due" is one index scan.
+    next_digest_at: Mapped[optional_timestamp] = mapped_column(index=True)
+    hard_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+    digests: Mapped[list[Digest]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Digest(Base):
+    """One composed digest for one subscriber and one scheduled moment."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("subscriber_id", "scheduled_for"),)
+
+    id: Mapped[intpk]
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    paper_count: Mapped[int] = mapped_column(Integer, default=0)
+    keywords: Mapped[str] = mapped_column(Text, default="")  # the profile as it was when composed
+    created_at: Mapped[timestamp]
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="digests")
+    items: Mapped[list[DigestItem]] = relationship(
+        back_populates="digest",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="DigestItem.rank",
+    )
+
+
+class DigestItem(Base):
+    """The ledger: a paper given to a subscriber, in one digest, never again in another."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id"),)
+
+    id: Mapped[intpk]
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), index=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), index=True
+    )
+    rank: Mapped[int] = mapped_column(Integer)
+    matched_terms: Mapped[list[Any]] = mapped_column(JSONList(), default=list)
+    in_title: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    digest: Mapped[Digest] = relationship(back_populates="items")
+    paper: Mapped[Paper] = relationship()
+
+
+class OutboxMessage(Base):
+    """A message stored before it is sent: queued → sending → sent / deferred / failed / cancelled."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_outbox_to_addr_created_at", "to_addr", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(32))  # digest, confirm, manage_link, notice, …
+    # Unique per logical message: a second `digest send` or worker cannot queue it twice.
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), unique=True
+    )
+    to_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    # The serialized RFC 5322 message; digests may leave it empty and be rendered at delivery.
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[timestamp]
+    claimed_at: Mapped[optional_timestamp]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[optional_timestamp]
+    created_at: Mapped[timestamp]

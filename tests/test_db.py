@@ -1,0 +1,58 @@
+"""The schema: migrations apply cleanly, agree with the models, and dates stay aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, select
+
+from digest.db import Base, make_engine, upgrade
+from digest.models import Source
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == [], f"models differ from migrations; add an Alembic revision: {diff}"
+
+
+def test_upgrade_is_safe_to_run_again(database_url: str) -> None:
+    upgrade(database_url)
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        assert "alembic_version" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_creates_a_fresh_sqlite_database_and_its_folder(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'digest.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"papers", "subscribers", "digests", "digest_items", "outbox", "sources"} <= tables
+
+
+def test_datetimes_come_back_aware_in_utc(sessions) -> None:
+    eastern = timezone(timedelta(hours=-4))
+    moment = datetime(2026, 4, 27, 0, 0, tzinfo=eastern)
+    with sessions.begin() as session:
+        session.add(Source(url="file:///x", last_fetched_at=moment))
+    with sessions() as session:
+        stored = session.scalars(select(Source.last_fetched_at)).one()
+    assert stored == moment
+    assert stored.tzinfo == UTC
+
+
+def test_naive_datetimes_are_refused(sessions) -> None:
+    with pytest.raises(Exception, match="naive datetime"), sessions.begin() as session:
+        session.add(Source(url="file:///y", last_fetched_at=datetime(2026, 1, 1)))
+        session.flush()
