@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 10:47:20.246829
+Create Date: 2026-11-26 10:48:24.029500
 """
 from collections.abc import Sequence
 

@@ -1,0 +1,3 @@
+"""CLI commands: deliver."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: preview."""
+
+from __future__ import annotations
