@@ -20,6 +20,8 @@ from digest.config import Settings, load_settings
 from digest.db import Base, make_engine, make_session_factory, upgrade
 from digest.services import Services
 
+pytest_plugins = ["smtp_fixture"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS = ROOT.parent / "shared" / "fixtures" / "feeds"
 
