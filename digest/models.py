@@ -173,6 +173,8 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[timestamp]
+    # Temporary failures are retried for 20 hours counted from here.
+    first_attempt_at: Mapped[optional_timestamp]
     claimed_at: Mapped[optional_timestamp]
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[optional_timestamp]

@@ -1,3 +1,76 @@
-"""CLI commands: deliver."""
+"""CLI commands: `digest deliver` (send what is due, then exit) and `digest worker` (keep at it)."""
 
 from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from types import FrameType
+
+import click
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from digest.cli import LazyServices, main, pass_services
+from digest.models import OutboxMessage
+from digest.outbox import deliver, run_worker
+from digest.services import Services
+
+
+def default_worker_id() -> str:
+    """host:pid, unique among running workers."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def check_outbox(services: Services) -> None:
+    """Fail with one sentence when the database is unreachable or not migrated."""
+    try:
+        with services.sessions() as session:
+            session.execute(select(OutboxMessage.id).limit(1))
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(
+            f"cannot use the outbox in DIGEST_DATABASE_URL ({exc.orig}); "
+            "is the database up, and has `digest db upgrade` been run?"
+        ) from exc
+
+
+@main.command("deliver")
+@click.option("--retry-now", is_flag=True, help="Also retry deferred mail that is not yet due.")
+@pass_services
+def deliver_command(lazy: LazyServices, retry_now: bool) -> None:
+    """Deliver the queued mail that is due, then exit."""
+    services = lazy.get()
+    check_outbox(services)
+    stats = deliver(services, worker_id=f"deliver@{default_worker_id()}", retry_now=retry_now)
+    click.echo(f"sent {stats.sent}, empty 0, deferred {stats.deferred}, failed {stats.failed}")
+    if stats.deferred or stats.failed:
+        raise SystemExit(1)
+
+
+@main.command("worker")
+@click.option("--id", "worker_id", default=None, help="Name in logs and claims (default host:pid).")
+@click.option("--idle-sleep", default=2.0, show_default=True, help="Seconds between empty polls.")
+@pass_services
+def worker_command(lazy: LazyServices, worker_id: str | None, idle_sleep: float) -> None:
+    """Deliver queued mail until stopped (SIGTERM or Ctrl-C stops after the message in flight)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    services = lazy.get()
+    check_outbox(services)
+    name = worker_id or default_worker_id()
+    if services.engine.dialect.name == "sqlite":
+        logging.getLogger("digest.worker").warning(
+            "SQLite: run only one worker at a time; use PostgreSQL for several workers"
+        )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("digest.worker").info(
+            "%s received; stopping after the message in flight", signal.Signals(signum).name
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    run_worker(services, worker_id=name, stop=stop, idle_sleep=idle_sleep)

@@ -1,3 +1,62 @@
-"""CLI commands: send."""
+"""CLI commands: `digest send` (compose the digests due and deliver them) and `digest scheduler`."""
 
 from __future__ import annotations
+
+import logging
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from digest.cli import LazyServices, main, pass_services
+
+PROGRESS_FROM = 1000  # runs with fewer subscribers or digests than this stay quiet
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    """A progress line on stderr, for runs too long to sit through in silence."""
+    if total >= PROGRESS_FROM:
+        noun = "subscribers" if stage == "composing" else "digests"
+        click.echo(f"{stage}: {done} of {total} {noun}", err=True)
+
+
+@main.command("send")
+@click.option(
+    "--force", is_flag=True, help="A digest for every confirmed subscriber now, whatever the time."
+)
+@click.option("--dry-run", is_flag=True, help="Compose and render, but store and send nothing.")
+@pass_services
+def send(lazy: LazyServices, force: bool, dry_run: bool) -> None:
+    """Compose the digests due now, queue them and deliver them.
+
+    Prints `sent N, empty N, deferred N, failed N` for the digests this run composed, whoever
+    delivered them; exits 1 if any was deferred or failed. Paused subscribers get nothing, even
+    with --force.
+    """
+    from digest import pipeline
+
+    services = lazy.get()
+    try:
+        summary = pipeline.send(services, force=force, dry_run=dry_run, progress=_progress)
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"cannot use the database at DIGEST_DATABASE_URL (run `digest db upgrade`?): {exc.orig}"
+        ) from exc
+    click.echo(summary.line())
+    if not summary.ok:
+        raise SystemExit(1)
+
+
+@main.command("scheduler")
+@pass_services
+def scheduler(lazy: LazyServices) -> None:
+    """Run the scheduler alone (fetch, plan, deliver) until SIGTERM or Ctrl-C.
+
+    For deployments that serve `wsgi:app` with gunicorn. Against PostgreSQL several may run;
+    only one fetches or plans at a time. Against SQLite run one.
+    """
+    from digest.scheduler import run_scheduler
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run_scheduler(lazy.get())

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 10:48:24.029500
+Create Date: 2026-11-26 10:52:42.323548
 """
 from collections.abc import Sequence
 
@@ -130,6 +130,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('next_attempt_at', digest.db.UTCDateTime(), nullable=False),
+    sa.Column('first_attempt_at', digest.db.UTCDateTime(), nullable=True),
     sa.Column('claimed_at', digest.db.UTCDateTime(), nullable=True),
     sa.Column('claimed_by', sa.String(length=128), nullable=True),
     sa.Column('sent_at', digest.db.UTCDateTime(), nullable=True),

@@ -1,0 +1,197 @@
+"""Fetch a feed's bytes: HTTP with conditional GET, one retry and a size cap, or a local file."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from digest.feeds import api_error_message
+from digest.feeds.common import FeedError
+
+MAX_BYTES = 50_000_000  # the largest arXiv listings are a few MB; anything far beyond is wrong
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TOTAL_SECONDS = 180.0  # a server trickling bytes forever must not hold up the other sources
+RETRY_DELAY = 2.0  # seconds before the one retry, unless the server says otherwise
+RETRY_AFTER_CAP = 30.0  # a longer Retry-After is not waited for: the source fails this time
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml, application/json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A feed's bytes (None when the server said 304 Not Modified) and its cache validators."""
+
+    content: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    reason: str
+    headers: httpx.Headers
+    content: bytes
+
+
+def make_client() -> httpx.Client:
+    """An HTTP client with digest's timeouts, following redirects."""
+    return httpx.Client(timeout=TIMEOUT, follow_redirects=True)
+
+
+def is_url(source: str) -> bool:
+    """True for http(s) sources."""
+    return urlsplit(source).scheme in ("http", "https")
+
+
+def source_name(source: str) -> str:
+    """How a source is remembered: URLs as given, files as absolute paths."""
+    source = source.strip()
+    if is_url(source):
+        return source
+    return str(_path(source).resolve())
+
+
+def fetch(
+    source: str,
+    *,
+    client: httpx.Client,
+    user_agent: str,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    retry_delay: float = RETRY_DELAY,
+) -> Fetched:
+    """The source's bytes; raises FeedError with a reason a user can act on."""
+    if not is_url(source):
+        return Fetched(_read_file(_path(source), max_bytes))
+    headers = {"User-Agent": user_agent, "Accept": ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    response = _get_with_retry(client, source, headers, max_bytes, retry_delay)
+    if response.status == 304:
+        return Fetched(None, etag, last_modified)
+    if response.status >= 400:
+        raise FeedError(_http_error(response))
+    if response.status != 200:
+        raise FeedError(f"HTTP {response.status} {response.reason}: expected 200 with the feed")
+    return Fetched(
+        response.content, response.headers.get("etag"), response.headers.get("last-modified")
+    )
+
+
+def _get_with_retry(
+    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int, delay: float
+) -> _Response:
+    """GET, retried exactly once on a transient failure (network, timeout, 5xx, 429)."""
+    try:
+        response = _get(client, url, headers, max_bytes)
+    except httpx.TransportError:
+        time.sleep(delay)
+    else:
+        if response.status not in TRANSIENT_STATUSES:
+            return response
+        wait = _retry_after(response.headers.get("retry-after"), delay)
+        if wait > RETRY_AFTER_CAP:
+            raise FeedError(
+                f"{_http_error(response)}; the server asks to wait {wait:.0f} s, try again later"
+            )
+        time.sleep(wait)
+    try:
+        return _get(client, url, headers, max_bytes)
+    except httpx.TimeoutException:
+        raise FeedError("no answer within the time limit (tried twice)") from None
+    except httpx.TransportError as exc:
+        raise FeedError(f"cannot reach the server (tried twice): {exc}") from None
+
+
+def _get(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int) -> _Response:
+    """One GET, reading at most max_bytes and for at most TOTAL_SECONDS."""
+    try:
+        return _read_response(client, url, headers, max_bytes)
+    except httpx.TransportError:
+        raise  # worth one retry
+    except httpx.TooManyRedirects:
+        raise FeedError("too many redirects") from None
+    except (httpx.RequestError, httpx.InvalidURL) as exc:
+        raise FeedError(f"cannot fetch this URL: {exc}") from None
+
+
+def _read_response(
+    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int
+) -> _Response:
+    started = time.monotonic()
+    with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise FeedError(_too_large(max_bytes))
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise FeedError(_too_large(max_bytes))
+            if time.monotonic() - started > TOTAL_SECONDS:
+                raise FeedError(f"the download took longer than {TOTAL_SECONDS:.0f} s")
+            chunks.append(chunk)
+        return _Response(
+            response.status_code, response.reason_phrase, response.headers, b"".join(chunks)
+        )
+
+
+def _http_error(response: _Response) -> str:
+    """HTTP status and reason, quoting the arXiv API's own message when it sent one."""
+    message = f"HTTP {response.status} {response.reason}".rstrip()
+    api_error = api_error_message(response.content) if response.content else None
+    if api_error:
+        return f'{message}: the arXiv API says "{api_error}"'
+    return message
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return default
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return default
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"the response is larger than {max_bytes:,} bytes, too big to be a feed"
+
+
+def _path(source: str) -> Path:
+    parts = urlsplit(source)
+    if parts.scheme == "file":
+        return Path(url2pathname(parts.path))
+    if parts.scheme and len(parts.scheme) > 1:  # one letter is a Windows drive
+        raise FeedError(
+            f"unsupported source {source!r}: use an http(s) URL, a file:// URL or a file path"
+        )
+    return Path(source).expanduser()
+
+
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    try:
+        if path.stat().st_size > max_bytes:
+            raise FeedError(_too_large(max_bytes))
+        return path.read_bytes()
+    except OSError as exc:
+        raise FeedError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,179 @@
+"""APScheduler 3 jobs: fetch the feeds, plan due digests, deliver the outbox, recover lapsed claims.
+
+`digest serve` embeds a BackgroundScheduler (`start_scheduler`); `digest scheduler` runs the
+same alone in the foreground until a signal (`run_scheduler`). Never start one inside
+`create_app()`: every gunicorn worker would then run every job.
+
+Several `digest scheduler` processes may run against PostgreSQL for availability: the fetch and
+plan jobs take a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection,
+so only one process fetches or plans at a time and the others skip that round. Delivery needs no
+lock (outbox rows are claimed with FOR UPDATE SKIP LOCKED). On SQLite run one scheduler process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, func, select
+
+from digest import outbox, pipeline
+from digest.db import utcnow
+from digest.services import Services
+
+logger = logging.getLogger(__name__)
+
+PLAN_EVERY_MINUTES = 5
+DELIVER_EVERY_SECONDS = 30
+HOUSEKEEPING_EVERY_MINUTES = 1
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for `name` (Python's hash() varies per process)."""
+    digest = hashlib.sha256(f"digest:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[bool]:
+    """Yield True when this process may run the `name` job now (always True off PostgreSQL).
+
+    The lock is session-level and taken on its own autocommit connection, so it is held across
+    the job's own transactions, and released at the end (or when the process dies).
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = lock_key(name)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        held = bool(connection.scalar(select(func.pg_try_advisory_lock(key))))
+        try:
+            yield held
+        finally:
+            if held:
+                connection.scalar(select(func.pg_advisory_unlock(key)))
+
+
+def fetch_job(services: Services) -> None:
+    """Ingest the configured feeds, unless another scheduler is doing it."""
+    with exclusive(services.engine, "fetch") as mine:
+        if mine:
+            pipeline.fetch(services, now=utcnow())
+
+
+def plan_job(services: Services) -> None:
+    """Compose and queue the digests due now, unless another scheduler is planning."""
+    with exclusive(services.engine, "plan") as mine:
+        if mine:
+            report = pipeline.plan(services, now=utcnow())
+            if report.composed or report.empty or report.skipped:
+                logger.info(
+                    "planned: %d queued, %d empty, %d skipped",
+                    report.composed,
+                    report.empty,
+                    report.skipped,
+                )
+
+
+def deliver_job(services: Services) -> None:
+    """Deliver the queued mail that is due."""
+    outbox.deliver(services, worker_id=f"scheduler:{socket.gethostname()}:{os.getpid()}")
+
+
+def housekeeping_job(services: Services) -> None:
+    """Put messages claimed by a killed worker back in the queue once their claim has lapsed."""
+    with services.sessions.begin() as session:
+        outbox.recover_stale_claims(session, now=utcnow())
+
+
+def add_jobs(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
+    """Register the four jobs. Every job has coalesce=True and max_instances=1 on purpose."""
+    # coalesce: after a pause (laptop asleep, process stopped) several missed runs become one;
+    # running each of them in a row would only repeat the same work. max_instances=1: a slow run
+    # (a hanging feed, a big planning round) must never overlap the next one in this process.
+    common = {"coalesce": True, "max_instances": 1, "replace_existing": True}
+    scheduler.add_job(
+        fetch_job,
+        CronTrigger.from_crontab(services.settings.fetch_cron, timezone=UTC),
+        args=[services],
+        id="fetch",
+        # A fetch up to an hour late still gets the day's papers before the next cron run.
+        misfire_grace_time=3600,
+        **common,
+    )
+    scheduler.add_job(
+        plan_job,
+        IntervalTrigger(minutes=PLAN_EVERY_MINUTES, timezone=UTC),
+        args=[services],
+        id="plan",
+        next_run_time=utcnow(),  # catch up at start-up on digests that fell due while stopped
+        # A late round is as good as an on-time one (due digests wait for it), so never drop one.
+        misfire_grace_time=None,
+        **common,
+    )
+    scheduler.add_job(
+        deliver_job,
+        IntervalTrigger(seconds=DELIVER_EVERY_SECONDS, timezone=UTC),
+        args=[services],
+        id="deliver",
+        next_run_time=utcnow(),
+        misfire_grace_time=None,
+        **common,
+    )
+    scheduler.add_job(
+        housekeeping_job,
+        IntervalTrigger(minutes=HOUSEKEEPING_EVERY_MINUTES, timezone=UTC),
+        args=[services],
+        id="housekeeping",
+        misfire_grace_time=None,
+        **common,
+    )
+    return scheduler
+
+
+def start_scheduler(services: Services) -> BackgroundScheduler:
+    """Start the jobs in background threads (for `digest serve`); the caller shuts it down."""
+    scheduler = BackgroundScheduler(timezone=UTC)
+    add_jobs(scheduler, services)
+    scheduler.start()
+    return scheduler
+
+
+def run_scheduler(services: Services) -> None:
+    """Run the jobs in this process until SIGTERM or SIGINT, then stop cleanly.
+
+    The signal handler only sets an event; the shutdown happens here in the main thread. (Calling
+    `shutdown(wait=True)` from inside a handler can deadlock: the interrupted main thread may
+    hold a scheduler lock that a finishing job thread needs.) That is why this runs a
+    BackgroundScheduler and waits, rather than a BlockingScheduler.
+    """
+    stop_requested = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received signal %d, stopping the scheduler", signum)
+        stop_requested.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        scheduler = start_scheduler(services)
+        logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
+        while not stop_requested.wait(timeout=60):
+            pass
+        # wait=True: the job in hand (a delivery mid-batch) finishes rather than being cut off.
+        scheduler.shutdown(wait=True)
+        logger.info("scheduler stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

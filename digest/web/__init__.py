@@ -1,0 +1,129 @@
+"""The web application factory: settings, CSRF, rate limits, security headers, blueprints, errors.
+
+Nothing here runs at import time; `wsgi.py` calls `create_app()` and `digest serve` passes the
+Services it shares with the scheduler. The scheduler is never started here (every gunicorn worker
+would run every job).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, Response, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from digest.config import Settings, load_settings
+from digest.db import utcnow
+from digest.render import Renderer, templates_path
+from digest.services import Services, build_services
+from digest.tokens import TokenExpired, TokenInvalid, Tokens
+from digest.web import filters
+from digest.web.context import WebContext
+
+MAX_REQUEST_BYTES = 64 * 1024
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """Build the Flask app around the given (or environment-built) settings and services."""
+    if services is None:
+        services = build_services(settings or load_settings())
+    settings = services.settings
+    app = Flask(__name__, template_folder=str(templates_path()), static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        WTF_CSRF_TIME_LIMIT=int(timedelta(hours=12).total_seconds()),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    csrf = CSRFProtect(app)
+    # Counters live in this process's memory: right for `digest serve` (one process). Behind
+    # gunicorn each worker counts on its own, so the effective limit is N workers times the rate.
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    app.extensions["digest"] = WebContext(
+        services=services,
+        tokens=Tokens(settings.secret_key),
+        renderer=Renderer(settings),
+        limiter=limiter,
+        csrf=csrf,
+        clock=utcnow,
+    )
+    filters.install(app, settings)
+    _register_blueprints(app, csrf)
+    _register_error_pages(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    from digest.web import confirm, digest_page, health, manage, subscribe, unsubscribe
+
+    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health):
+        app.register_blueprint(module.bp)
+    # RFC 8058 one-click POSTs come from mail providers without cookies or a CSRF token; the
+    # view checks the token itself for every other POST (see unsubscribe.py).
+    csrf.exempt(unsubscribe.unsubscribe_post)
+
+
+def _security_headers(response: Response) -> Response:
+    """CSP without inline scripts, no framing, no sniffing, and no Referer (tokens are in URLs)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.endpoint != "static":
+        # Pages behind tokens must not linger in shared caches or the back/forward cache.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+ERROR_PAGES = {
+    400: ("Bad request", "The request could not be understood. Go back and try again."),
+    404: ("Page not found", "There is nothing at this address."),
+    405: ("Method not allowed", "This page cannot be used that way."),
+    413: ("Too much data", "The form sent more data than this service accepts."),
+    429: (
+        "Too many requests",
+        "You have sent this form too often. Please wait a while and try again.",
+    ),
+    500: ("Something went wrong", "An unexpected error occurred. Please try again later."),
+}
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        code = error.code or 500
+        title, message = ERROR_PAGES.get(code, (error.name, error.description or ""))
+        return render_template("web/error.html", title=title, message=message), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        message = (
+            "This form has expired or was not sent from this site, so nothing was changed. "
+            "Go back, reload the page and submit it again."
+        )
+        return render_template("web/error.html", title="Form expired", message=message), 400
+
+    @app.errorhandler(TokenExpired)
+    def expired_link(error: TokenExpired) -> tuple[str, int]:
+        return render_template("web/bad_link.html", expired=True), 400
+
+    @app.errorhandler(TokenInvalid)
+    def invalid_link(error: TokenInvalid) -> tuple[str, int]:
+        return render_template("web/bad_link.html", expired=False), 404
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> tuple[str, int]:
+        title, message = ERROR_PAGES[500]
+        return render_template("web/error.html", title=title, message=message), 500

@@ -1,0 +1,22 @@
+"""GET /healthz: 200 "ok" while the database answers `SELECT 1`, 503 otherwise."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from digest.web.context import web
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """For load balancers and uptime checks."""
+    try:
+        with web().services.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return Response("database unavailable", 503, mimetype="text/plain")
+    return Response("ok", 200, mimetype="text/plain")

@@ -1,0 +1,110 @@
+"""The subscribe page: the form, the "what would this have matched?" check, and POST /subscribe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
+
+from digest.matching import parse_profile
+from digest.papers import papers_first_seen_since
+from digest.render import DigestEntry, match_papers
+from digest.subscriptions import SubscriptionRequest, subscribe, timezone_names
+from digest.web.context import mail_queued, now, web
+from digest.web.forms import LIMITS, SubscribeForm, defaults_for
+
+bp = Blueprint("subscribe", __name__)
+
+CHECK_DAYS = 7
+CHECK_EXAMPLES = 5
+CHECK_RATE_LIMIT = "30 per minute"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How many papers of the last days a profile matched, and the first few of them."""
+
+    count: int
+    days: int
+    examples: list[DigestEntry]
+
+
+def _page(
+    form: SubscribeForm, status: int = 200, check: CheckResult | None = None
+) -> tuple[str, int]:
+    return (
+        render_template(
+            "web/subscribe.html",
+            form=form,
+            check=check,
+            timezones=timezone_names(),
+            limits=LIMITS,
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """The empty form, prefilled with the configured defaults."""
+    form = SubscribeForm(data=defaults_for(web().services.settings))
+    return _page(form)
+
+
+@bp.post("/check")
+def check() -> ResponseReturnValue:
+    """Count the papers of the last week the typed keywords match; the form keeps its values."""
+    with web().limiter.limit(CHECK_RATE_LIMIT):
+        form = SubscribeForm()
+        form.validate()
+        form.email.errors = []  # only the keywords matter here; other fields are judged on submit
+        for name in ("frequency", "weekday", "send_time", "timezone"):
+            form[name].errors = []
+        if form.keywords.errors:
+            return _page(form, 400)
+        return _page(form, check=_check(form.keywords.data))
+
+
+def _check(keywords: str) -> CheckResult:
+    profile = parse_profile(keywords)
+    with web().services.sessions() as session:
+        papers = papers_first_seen_since(session, now() - timedelta(days=CHECK_DAYS))
+        entries = match_papers(papers, profile)
+    return CheckResult(count=len(entries), days=CHECK_DAYS, examples=entries[:CHECK_EXAMPLES])
+
+
+@bp.post("/subscribe")
+def subscribe_post() -> ResponseReturnValue:
+    """Valid input: the same "check your inbox" page for every address. Invalid: 400 and errors."""
+    context = web()
+    with context.limiter.limit(context.services.settings.subscribe_rate_limit):
+        form = SubscribeForm()
+        if not form.validate():
+            return _page(form, 400)
+        if not form.is_bot():
+            _subscribe(SubscriptionRequest(email=form.email.data, preferences=form.preferences()))
+        return render_template("web/check_inbox.html", email=form.email.data), 200
+
+
+def _subscribe(request: SubscriptionRequest) -> None:
+    """Run the domain step; a concurrent first subscribe of the same address is retried once."""
+    context = web()
+    for attempt in (1, 2):
+        try:
+            with context.services.sessions.begin() as session:
+                subscribe(
+                    session,
+                    context.services.settings,
+                    request,
+                    now=now(),
+                    tokens=context.tokens,
+                    renderer=context.renderer,
+                )
+            mail_queued()
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
