@@ -33,6 +33,9 @@ class SmtpConfig:
     password: str | None = None
     timeout: float = 30.0
     rate_per_second: float | None = None
+    # PEM certificates to trust instead of the system's CAs (?cafile=…): for a relay with a
+    # private CA. Verification itself is never turned off; the hostname is always checked.
+    cafile: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Settings:
     dkim_key_file: Path | None = None
     subscribe_rate_limit: str = "10 per hour"
     fetch_cron: str = "15 1,5,13,19 * * *"
+    proxy_hops: int = 0
     instance_path: Path = field(default_factory=lambda: Path("instance"))
 
     @property
@@ -95,6 +99,7 @@ def load_settings(
     dkim_key_file = _dkim_key(dkim_selector, get("DIGEST_DKIM_KEY_FILE"))
     rate_limit = _rate_limit(get("DIGEST_SUBSCRIBE_RATE_LIMIT") or Settings.subscribe_rate_limit)
     fetch_cron = _cron("DIGEST_FETCH_CRON", get("DIGEST_FETCH_CRON") or Settings.fetch_cron)
+    proxy_hops = _count("DIGEST_PROXY_HOPS", get("DIGEST_PROXY_HOPS") or "0")
     secret_key = get("DIGEST_SECRET_KEY") or _stored_secret_key(instance)
     return Settings(
         database_url=database_url,
@@ -110,6 +115,7 @@ def load_settings(
         dkim_key_file=dkim_key_file,
         subscribe_rate_limit=rate_limit,
         fetch_cron=fetch_cron,
+        proxy_hops=proxy_hops,
         instance_path=instance,
     )
 
@@ -159,10 +165,12 @@ def _smtp(value: str) -> SmtpConfig:
     except ValueError as exc:
         raise ConfigError(f"DIGEST_SMTP_URL has a bad port: {value!r}") from exc
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"starttls", "timeout", "rate"}
+    unknown = set(query) - {"starttls", "timeout", "rate", "cafile"}
     if unknown:
         raise ConfigError(f"DIGEST_SMTP_URL has unknown options: {', '.join(sorted(unknown))}")
     starttls = query.get("starttls", "false").lower() in ("1", "true", "yes", "on")
+    if starttls and parts.scheme == "smtps":
+        raise ConfigError("DIGEST_SMTP_URL asks for smtps:// and starttls=true: choose one")
     try:
         timeout = float(query.get("timeout", "30"))
         rate = float(query["rate"]) if "rate" in query else None
@@ -177,7 +185,22 @@ def _smtp(value: str) -> SmtpConfig:
         password=unquote(parts.password) if parts.password else None,
         timeout=timeout,
         rate_per_second=rate,
+        cafile=_smtp_cafile(query["cafile"]) if "cafile" in query else None,
     )
+
+
+def _smtp_cafile(value: str) -> Path:
+    """The ?cafile= of DIGEST_SMTP_URL: a file of PEM certificates that ssl can load."""
+    import ssl
+
+    path = Path(value)
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"DIGEST_SMTP_URL cafile must be a readable file of PEM certificates, not {value!r}"
+        ) from exc
+    return path
 
 
 def _feeds(value: str) -> tuple[str, ...]:
@@ -212,6 +235,12 @@ def _positive_int(name: str, value: str) -> int:
     return int(value)
 
 
+def _count(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
+
+
 def _dkim_key(selector: str | None, key_file: str | None) -> Path | None:
     if bool(selector) != bool(key_file):
         raise ConfigError("DIGEST_DKIM_SELECTOR and DIGEST_DKIM_KEY_FILE must be set together")
@@ -243,7 +272,9 @@ def _cron(name: str, value: str) -> str:
     try:
         CronTrigger.from_crontab(value)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a crontab line like '15 1 * * *', not {value!r}") from exc
+        raise ConfigError(
+            f"{name} must be a crontab line like '15 1 * * *', not {value!r}"
+        ) from exc
     return value
 
 

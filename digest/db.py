@@ -30,7 +30,7 @@ class Base(DeclarativeBase):
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on every backend (SQLite keeps no offset, so it is stored naive UTC)."""
+    """An aware UTC datetime on every backend (SQLite keeps no offset: stored as naive UTC)."""
 
     impl = DateTime
     cache_ok = True

@@ -7,7 +7,7 @@ subscriber and paper). Composing claims the subscriber's slot with a compare-and
 it twice; the unique keys on `Digest` and the outbox are the second line of defence.
 
 Scale: subscribers are read in batches by id, one transaction per batch, with one ProfileIndex per
-batch; papers are loaded and turned into matching Documents once per run (`PaperPool`).
+batch; papers are loaded and turned into matching Documents once per run (`paperpool`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from digest import matching, outbox, render
 from digest.models import Digest, DigestItem, Paper, Subscriber
-from digest.papers import papers_first_seen_since
+from digest.paperpool import PaperPool
 from digest.schedule import Schedule, Window, digest_window, first_due
 from digest.services import Services
 from digest.tokens import Tokens, digest_url, subscriber_links
@@ -34,7 +34,6 @@ from digest.tokens import Tokens, digest_url, subscriber_links
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-_TICK = timedelta(microseconds=1)
 Progress = Callable[[int, int], None]
 
 
@@ -84,44 +83,6 @@ def count_due(session: Session, *, now: datetime, force: bool = False) -> int:
     """How many subscribers a composing run at `now` would look at."""
     query = _active().where(Subscriber.next_digest_at <= now) if not force else _active()
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
-
-
-class PaperPool:
-    """Papers first seen within a span, each with its matching Document, loaded once per run."""
-
-    def __init__(self) -> None:
-        self.papers: dict[int, tuple[Paper, matching.Document]] = {}
-        self.start: datetime | None = None
-        self.end: datetime | None = None
-
-    def ensure(self, session: Session, start: datetime, end: datetime) -> None:
-        """Load whatever of (start, end] is not loaded yet."""
-        if self.start is None or self.end is None:
-            self._load(session, start, end)
-            self.start, self.end = start, end
-            return
-        if start < self.start:
-            self._load(session, start, self.start)
-            self.start = start
-        if end > self.end:
-            self._load(session, self.end, end)
-            self.end = end
-
-    def _load(self, session: Session, since: datetime, until: datetime) -> None:
-        # papers_first_seen_since is [since, until); the pool's spans are (since, until].
-        for paper in papers_first_seen_since(session, since, until + _TICK):
-            if paper.id not in self.papers and since < paper.first_seen_at <= until:
-                document = matching.make_document(
-                    paper.title, paper.abstract, paper.authors, paper.categories
-                )
-                self.papers[paper.id] = (paper, document)
-            # Detached, the paper outlives this batch's transaction (and a dry run's rollback).
-            session.expunge(paper)
-
-    def between(self, start: datetime, end: datetime) -> list[tuple[Paper, matching.Document]]:
-        """The loaded papers first seen in (start, end], oldest first."""
-        found = [pair for pair in self.papers.values() if start < pair[0].first_seen_at <= end]
-        return sorted(found, key=lambda pair: (pair[0].first_seen_at, pair[0].id))
 
 
 class Composer:

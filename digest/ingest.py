@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from digest.db import utcnow
 from digest.feeds import FeedError, PaperIn, parse_feed_kind
 from digest.feeds.fetch import RETRY_DELAY, Fetched, fetch, make_client, source_name
+from digest.locks import fence_planning
 from digest.models import Source
 from digest.papers import StoreCounts, store_papers
 from digest.services import Services
@@ -55,7 +57,7 @@ def fetch_sources(
     services: Services,
     sources: Sequence[str],
     *,
-    now: datetime,
+    now: datetime | None = None,
     client: httpx.Client | None = None,
     retry_delay: float = RETRY_DELAY,
 ) -> list[SourceResult]:
@@ -76,7 +78,7 @@ def ingest_source(
     services: Services,
     source: str,
     *,
-    now: datetime,
+    now: datetime | None = None,
     client: httpx.Client,
     retry_delay: float = RETRY_DELAY,
 ) -> SourceResult:
@@ -103,7 +105,7 @@ def ingest_source(
         counts = _store(services, name, kind, papers, fetched, now)
     except FeedError as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        _record_failure(services, name, reason, now)
+        _record_failure(services, name, reason, now or utcnow())
         return SourceResult(source, None, reason)
     return SourceResult(source, counts, None)
 
@@ -121,9 +123,13 @@ def _store(
     kind: str | None,
     papers: list[PaperIn],
     fetched: Fetched,
-    now: datetime,
+    now: datetime | None,
 ) -> StoreCounts:
     """Store the papers and the source's new validators in one transaction.
+
+    The transaction first fences planning off (locks.py) and only then takes the time that new
+    papers are stamped first-seen with (unless the caller fixed `now`), so no digest can be
+    composed between that stamp and the commit that makes the papers visible.
 
     Two processes inserting the same new paper at once collide on its unique key; the loser's
     transaction is rolled back and run once more, when the winner's rows are visible.
@@ -131,12 +137,14 @@ def _store(
     for attempt in (1, 2):
         try:
             with services.sessions.begin() as session:
+                fence_planning(session)
+                stamp = now if now is not None else utcnow()
                 row = _source_row(session, name)
-                counts = store_papers(session, papers, source=name, now=now)
+                counts = store_papers(session, papers, source=name, now=stamp)
                 row.kind = kind or row.kind
                 row.etag = _fits(fetched.etag, 512)
                 row.last_modified = _fits(fetched.last_modified, 128)
-                row.last_fetched_at = row.last_success_at = now
+                row.last_fetched_at = row.last_success_at = stamp
                 row.last_error = None
             return counts
         except IntegrityError:

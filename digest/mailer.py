@@ -1,8 +1,11 @@
 """Handing built messages over: an SMTP sender and an `.eml` file sender behind one interface.
 
 Senders turn every SMTP reply and socket error into one of two exceptions: TemporaryFailure (4xx,
-refused or dropped connections, timeouts: try again later) or PermanentFailure (5xx: record it and
-stop). The outbox decides what to do with them.
+refused or dropped connections, timeouts, TLS failures: try again later) or PermanentFailure (5xx,
+including refused credentials: record it and stop). The outbox decides what to do with them.
+
+TLS is always verified: the server's certificate must chain to a trusted CA (the system's, or the
+`?cafile=` of DIGEST_SMTP_URL) and name the host of the URL. There is no switch to turn that off.
 """
 
 from __future__ import annotations
@@ -101,14 +104,21 @@ class SMTPSender:
     ) -> None:
         self.config = config
         self.local_hostname = local_hostname or "localhost"
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        cafile = str(config.cafile) if config.cafile is not None else None
+        # create_default_context verifies the chain and the hostname; without a cafile it trusts
+        # the system's CAs (and honours SSL_CERT_FILE / SSL_CERT_DIR, as OpenSSL does).
+        self.ssl_context = ssl_context or ssl.create_default_context(cafile=cafile)
         self._monotonic = monotonic
         self._sleep = sleep
         self._conn: smtplib.SMTP | None = None
         self._last_send: float | None = None
+        self._login_refused: PermanentFailure | None = None
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> None:
         """Deliver one message; a connection found dead before MAIL is reopened once."""
+        if self._login_refused is not None:
+            # Trying the same wrong password once per message could get the account locked.
+            raise PermanentFailure(str(self._login_refused), stage="AUTH")
         self._throttle()
         reused = self._conn is not None
         conn = self._connection()
@@ -142,10 +152,15 @@ class SMTPSender:
         return self._conn
 
     def _connect(self) -> smtplib.SMTP:
-        """Open, greet, secure and authenticate; every failure is a ConnectionFailure."""
+        """Open, greet, secure and authenticate.
+
+        Failures are ConnectionFailures (retried), except a login the server refuses with 5xx,
+        or cannot offer at all: a PermanentFailure at the AUTH stage, remembered by this sender.
+        """
         cfg = self.config
         where = f"{cfg.host}:{cfg.port}"
         conn: smtplib.SMTP | None = None
+        stage = "connect"
         try:
             if cfg.implicit_tls:
                 conn = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=self.local_hostname,
@@ -153,33 +168,80 @@ class SMTPSender:
             else:
                 conn = smtplib.SMTP(cfg.host, cfg.port, local_hostname=self.local_hostname,
                                     timeout=cfg.timeout)
+            stage = "EHLO"
             conn.ehlo()
             if cfg.starttls:
+                stage = "STARTTLS"
+                _require_extension(conn, "starttls", f"the SMTP server {where} does not offer "
+                                   "STARTTLS, which DIGEST_SMTP_URL asks for")
                 conn.starttls(context=self.ssl_context)
                 conn.ehlo()
             if cfg.username is not None:
-                conn.login(cfg.username, cfg.password or "")
+                stage = "AUTH"
+                self._login(conn, where)
         except smtplib.SMTPConnectError as exc:  # a refusing greeting such as 421 or 554
             error = reply_error(exc.smtp_code, exc.smtp_error, "connect")
             raise ConnectionFailure(f"{error} from {where}") from exc
         except smtplib.SMTPResponseException as exc:
             _close_quietly(conn)
-            stage = "AUTH" if isinstance(exc, smtplib.SMTPAuthenticationError) else "EHLO"
-            # Not a verdict on any recipient: even a 5xx here is retried (the operator can fix it).
             raise ConnectionFailure(str(reply_error(exc.smtp_code, exc.smtp_error, stage))) from exc
+        except (PermanentFailure, TemporaryFailure):
+            _close_quietly(conn)
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            _close_quietly(conn)
+            raise ConnectionFailure(_untrusted(where, exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             _close_quietly(conn)
             reason = _describe(exc)
             raise ConnectionFailure(f"cannot reach the SMTP server {where}: {reason}") from exc
         return conn
 
+    def _login(self, conn: smtplib.SMTP, where: str) -> None:
+        """AUTH with the URL's credentials; a 5xx refusal is remembered (see send)."""
+        cfg = self.config
+        if not conn.has_extn("auth"):
+            if conn.has_extn("starttls") and not _encrypted(conn):
+                reason = (f"the SMTP server {where} offers AUTH only after STARTTLS: add "
+                          "?starttls=true to DIGEST_SMTP_URL")
+            else:
+                reason = (f"the SMTP server {where} does not offer AUTH: remove user:pass from "
+                          "DIGEST_SMTP_URL or use the server's submission port")
+            self._login_refused = PermanentFailure(reason, stage="AUTH")
+            raise self._login_refused
+        try:
+            conn.login(cfg.username or "", cfg.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            if not 500 <= exc.smtp_code <= 599:
+                raise  # 454 and the like: a temporary problem on the server's side
+            reply = str(reply_error(exc.smtp_code, exc.smtp_error, "AUTH"))
+            # Not a verdict on any recipient, so it never counts against a subscriber.
+            self._login_refused = PermanentFailure(
+                f"the SMTP server {where} refused the login of {cfg.username!r} ({reply}): "
+                "check user:pass in DIGEST_SMTP_URL", stage="AUTH",
+            )
+            raise self._login_refused from exc
+
     def _mail_from(self, conn: smtplib.SMTP, from_addr: str) -> None:
         code, reply = conn.mail(from_addr)
         if code != 250:
+            hint = self._mail_hint(conn, code)
             self._reset_after(conn, code)
             error = reply_error(code, reply, "MAIL")
+            if hint and isinstance(error, PermanentFailure):
+                error = PermanentFailure(f"{error}: {hint}", stage="MAIL")
             # A refused sender is about our configuration, never a verdict on one recipient.
             raise error if isinstance(error, PermanentFailure) else ConnectionFailure(str(error))
+
+    def _mail_hint(self, conn: smtplib.SMTP, code: int) -> str | None:
+        """What to change in DIGEST_SMTP_URL when MAIL is refused with 530 (TLS or AUTH first)."""
+        if code != 530:
+            return None
+        if conn.has_extn("starttls") and not _encrypted(conn):
+            return "the server requires TLS; add ?starttls=true to DIGEST_SMTP_URL"
+        if self.config.username is None:
+            return "the server requires a login; add user:pass@ to DIGEST_SMTP_URL"
+        return None
 
     def _rcpt_and_data(self, conn: smtplib.SMTP, to_addr: str, message: bytes) -> None:
         code, reply = conn.rcpt(to_addr)
@@ -238,6 +300,26 @@ class FileSender:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _untrusted(where: str, exc: ssl.SSLCertVerificationError) -> str:
+    """The one-sentence error for a certificate that failed verification."""
+    return (
+        f"the SMTP server {where} presented a certificate that cannot be trusted "
+        f"({exc.verify_message}); if a private CA signed it, name that CA's certificate "
+        "with ?cafile= in DIGEST_SMTP_URL"
+    )
+
+
+def _encrypted(conn: smtplib.SMTP) -> bool:
+    """Whether this SMTP session runs over TLS (implicit, or after STARTTLS)."""
+    return isinstance(conn.sock, ssl.SSLSocket)
+
+
+def _require_extension(conn: smtplib.SMTP, name: str, reason: str) -> None:
+    """Raise a ConnectionFailure naming `reason` when the EHLO reply lacks this extension."""
+    if not conn.has_extn(name):
+        raise ConnectionFailure(reason)
 
 
 def _close_quietly(conn: smtplib.SMTP | None) -> None:

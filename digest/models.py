@@ -147,7 +147,7 @@ class DigestItem(Base):
 
 
 class OutboxMessage(Base):
-    """A message stored before it is sent: queued → sending → sent / deferred / failed / cancelled."""
+    """A message stored before it is sent: queued → sending → sent/deferred/failed/cancelled."""
 
     __tablename__ = "outbox"
     __table_args__ = (

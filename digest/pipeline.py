@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from digest import digests, ingest, outbox
 from digest.db import utcnow
+from digest.locks import exclusive
 from digest.models import OutboxMessage
 from digest.services import Services
 
@@ -57,8 +58,10 @@ class SendSummary:
         )
 
 
-def fetch(services: Services, *, now: datetime, sources: Iterable[str] | None = None) -> Any:
-    """Ingest the configured feeds (or `sources`)."""
+def fetch(
+    services: Services, *, now: datetime | None = None, sources: Iterable[str] | None = None
+) -> Any:
+    """Ingest the configured feeds (or `sources`); papers are stamped when stored unless `now`."""
     chosen = list(sources) if sources is not None else list(services.settings.feeds)
     return ingest.fetch_sources(services, chosen, now=now)
 
@@ -66,13 +69,25 @@ def fetch(services: Services, *, now: datetime, sources: Iterable[str] | None = 
 def plan(
     services: Services,
     *,
-    now: datetime,
+    now: datetime | None = None,
+    clock: Clock = utcnow,
+    wait: bool = True,
     force: bool = False,
     dry_run: bool = False,
     progress: digests.Progress | None = None,
-) -> digests.ComposeReport:
-    """Compose and queue every digest due at `now`."""
-    return digests.compose_due(services, now=now, force=force, dry_run=dry_run, progress=progress)
+) -> digests.ComposeReport | None:
+    """Compose and queue every digest due at `now` (by default: once planning may start).
+
+    Holds the planning lock for the whole run (see locks.py); without `wait`, returns None at
+    once when papers are being stored or another planner runs.
+    """
+    with exclusive(services.engine, "plan", wait=wait) as mine:
+        if not mine:
+            return None
+        at = now if now is not None else clock()
+        return digests.compose_due(
+            services, now=at, force=force, dry_run=dry_run, progress=progress
+        )
 
 
 def send(
@@ -87,8 +102,9 @@ def send(
 ) -> SendSummary:
     """Compose the digests due now, deliver them, and say what became of them."""
     report = plan(
-        services, now=clock(), force=force, dry_run=dry_run, progress=_stage(progress, "composing")
+        services, clock=clock, force=force, dry_run=dry_run, progress=_stage(progress, "composing")
     )
+    assert report is not None  # plan waits for the lock
     if dry_run:
         return SendSummary(sent=report.composed, empty=report.empty)
     deliver_until_done(

@@ -6,20 +6,18 @@ same alone in the foreground until a signal (`run_scheduler`). Never start one i
 
 Several `digest scheduler` processes may run against PostgreSQL for availability: the fetch and
 plan jobs take a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection,
-so only one process fetches or plans at a time and the others skip that round. Delivery needs no
+so only one process fetches or plans at a time and the others skip that round; a fetch also
+holds planning off while it runs (see `fetch_job`). Delivery needs no
 lock (outbox rows are claimed with FOR UPDATE SKIP LOCKED). On SQLite run one scheduler process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 from types import FrameType
 
@@ -27,10 +25,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, func, select
 
 from digest import outbox, pipeline
 from digest.db import utcnow
+from digest.locks import exclusive
 from digest.services import Services
 
 logger = logging.getLogger(__name__)
@@ -40,51 +38,27 @@ DELIVER_EVERY_SECONDS = 30
 HOUSEKEEPING_EVERY_MINUTES = 1
 
 
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit advisory-lock key for `name` (Python's hash() varies per process)."""
-    digest = hashlib.sha256(f"digest:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@contextmanager
-def exclusive(engine: Engine, name: str) -> Iterator[bool]:
-    """Yield True when this process may run the `name` job now (always True off PostgreSQL).
-
-    The lock is session-level and taken on its own autocommit connection, so it is held across
-    the job's own transactions, and released at the end (or when the process dies).
-    """
-    if engine.dialect.name != "postgresql":
-        yield True
-        return
-    key = lock_key(name)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        held = bool(connection.scalar(select(func.pg_try_advisory_lock(key))))
-        try:
-            yield held
-        finally:
-            if held:
-                connection.scalar(select(func.pg_advisory_unlock(key)))
-
-
 def fetch_job(services: Services) -> None:
-    """Ingest the configured feeds, unless another scheduler is doing it."""
+    """Ingest the configured feeds, unless another scheduler is doing it.
+
+    Storing papers and planning digests keep out of each other's way by themselves (locks.py).
+    """
     with exclusive(services.engine, "fetch") as mine:
         if mine:
-            pipeline.fetch(services, now=utcnow())
+            pipeline.fetch(services)
 
 
 def plan_job(services: Services) -> None:
-    """Compose and queue the digests due now, unless another scheduler is planning."""
-    with exclusive(services.engine, "plan") as mine:
-        if mine:
-            report = pipeline.plan(services, now=utcnow())
-            if report.composed or report.empty or report.skipped:
-                logger.info(
-                    "planned: %d queued, %d empty, %d skipped",
-                    report.composed,
-                    report.empty,
-                    report.skipped,
-                )
+    """Compose and queue the digests due now, unless papers are being stored or another
+    planner is running (this round is then skipped; the next comes in PLAN_EVERY_MINUTES)."""
+    report = pipeline.plan(services, wait=False)
+    if report is not None and (report.composed or report.empty or report.skipped):
+        logger.info(
+            "planned: %d queued, %d empty, %d skipped",
+            report.composed,
+            report.empty,
+            report.skipped,
+        )
 
 
 def deliver_job(services: Services) -> None:

@@ -7,6 +7,7 @@
         smtp_server.drop_after_data()                           # read the message, then hang up
         smtp_server.stop(); ...; smtp_server.start()            # down, then back on the same port
         smtp_server.messages                                    # [Received(...)], accepted only
+        SmtpServer(options={"tls_context": ctx, "authenticator": f})  # aiosmtpd Controller options
 
 Set faults after the server has started: aiosmtpd opens one connection of its own at start-up.
 Also here, for every delivery test: `smtp_services` (the conftest `services`, sending to
@@ -45,6 +46,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    tls: bool = False  # whether it came over TLS (implicit or after STARTTLS)
+    login: str | None = None  # the user name the client authenticated as
 
     @cached_property
     def message(self) -> EmailMessage:
@@ -73,6 +76,9 @@ class SmtpServer:
     messages: list[Received] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     connections: int = 0
+    # Passed to aiosmtpd's Controller: ssl_context (implicit TLS), tls_context and
+    # require_starttls (STARTTLS), authenticator and auth_require_tls (AUTH), ...
+    options: dict[str, Any] = field(default_factory=dict)
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,7 +96,8 @@ class SmtpServer:
         """Listen on `port` (chosen once, so a restarted server is found at the same place)."""
         if not self.port:
             self.port = free_port()
-        self._controller = _FaultyController(self, hostname=self.host, port=self.port)
+        self._controller = _FaultyController(self, hostname=self.host, port=self.port,
+                                             **self.options)
         self._controller.start()
         self.connections = 0  # not counting the controller's own readiness probe
 
@@ -171,8 +178,12 @@ class _Handler:
             return "250 OK (never seen by the client)"
         if fault is not None:
             return str(fault.reply)
+        assert smtp.transport is not None
+        tls = smtp.transport.get_extra_info("ssl_object") is not None
+        login = getattr(session.auth_data, "login", None) if session.authenticated else None
         self.server.messages.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+            Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content),
+                     tls=tls, login=login.decode() if isinstance(login, bytes) else login)
         )
         return "250 OK queued"
 

@@ -79,3 +79,10 @@ def test_dkim_key_must_be_a_pem_private_key(tmp_path) -> None:
     env = {"DIGEST_DKIM_SELECTOR": "s1", "DIGEST_DKIM_KEY_FILE": str(key)}
     with pytest.raises(ConfigError, match="DIGEST_DKIM_KEY_FILE"):
         load_settings(env, instance_path=tmp_path)
+
+
+def test_proxy_hops_default_to_none_and_must_be_a_count(tmp_path) -> None:
+    assert load_settings({}, instance_path=tmp_path).proxy_hops == 0
+    assert load_settings({"DIGEST_PROXY_HOPS": "1"}, instance_path=tmp_path).proxy_hops == 1
+    with pytest.raises(ConfigError, match="DIGEST_PROXY_HOPS"):
+        load_settings({"DIGEST_PROXY_HOPS": "-1"}, instance_path=tmp_path)

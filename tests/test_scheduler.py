@@ -13,12 +13,13 @@ import conftest
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from digest.feeds.common import PaperIn
+from digest.locks import exclusive, lock_key
 from digest.models import Digest, Subscriber
 from digest.papers import store_papers
-from digest.scheduler import add_jobs, exclusive, lock_key, plan_job, start_scheduler
+from digest.scheduler import add_jobs, plan_job, start_scheduler
 
 
 def due_subscriber(services) -> int:
@@ -94,35 +95,50 @@ def test_lock_keys_are_stable_and_distinct() -> None:
     assert -(2**63) <= lock_key("plan") < 2**63
 
 
-def test_only_one_scheduler_plans_at_a_time_on_postgresql(services) -> None:
-    if services.engine.dialect.name != "postgresql":
-        if conftest.postgres_url() is None:
-            conftest.require("postgres", "the advisory lock needs PostgreSQL")
-        pytest.skip("runs in the PostgreSQL pass (DIGEST_TEST_DATABASE_URL)")
+def test_plan_job_skips_its_round_while_this_process_fetches_or_plans(services) -> None:
     due_subscriber(services)
     holding, release = threading.Event(), threading.Event()
 
-    def other_scheduler() -> None:
-        with exclusive(services.engine, "plan") as mine:
-            assert mine
+    def fetching() -> None:  # what fetch_job holds while it ingests
+        with exclusive(services.engine, "plan", wait=True):
             holding.set()
             release.wait(10)
 
-    thread = threading.Thread(target=other_scheduler)
+    thread = threading.Thread(target=fetching)
     thread.start()
     try:
         assert holding.wait(10)
-        with exclusive(services.engine, "plan") as mine:
-            assert not mine
-        plan_job(services)  # another process is planning: this one skips its round
+        plan_job(services)
         assert digests(services) == 0
-        with exclusive(services.engine, "fetch") as mine:
-            assert mine  # locks are per job
     finally:
         release.set()
         thread.join()
     plan_job(services)
     assert digests(services) == 1
+
+
+def test_only_one_scheduler_process_plans_at_a_time_on_postgresql(services) -> None:
+    if services.engine.dialect.name != "postgresql":
+        if conftest.postgres_url() is None:
+            conftest.require("postgres", "the advisory lock needs PostgreSQL")
+        pytest.skip("runs in the PostgreSQL pass (DIGEST_TEST_DATABASE_URL)")
+    due_subscriber(services)
+    # Another scheduler process holds the planning lock: its own connection, its own session.
+    other = create_engine(services.engine.url)
+    try:
+        with other.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            assert connection.scalar(select(func.pg_try_advisory_lock(lock_key("plan"))))
+            with exclusive(services.engine, "plan") as mine:
+                assert not mine
+            plan_job(services)
+            assert digests(services) == 0
+            with exclusive(services.engine, "fetch") as mine:
+                assert mine  # one lock per job
+            connection.scalar(select(func.pg_advisory_unlock(lock_key("plan"))))
+        plan_job(services)
+        assert digests(services) == 1
+    finally:
+        other.dispose()
 
 
 def test_digest_scheduler_stops_cleanly_on_sigterm(cli_env) -> None:

@@ -10,6 +10,7 @@ import pytest
 from web_support import (
     FORM,
     add_paper,
+    csrf_from,
     make_app,
     outbox,
     post_form,
@@ -210,3 +211,20 @@ def test_check_shows_a_keyword_error_next_to_the_field(client):
     answer = post_form(client, "/", "/check", **{**FORM, "keywords": 'title:"unclosed'})
     assert answer.status_code == 400
     assert "unclosed" in _error(answer.get_data(as_text=True), "keywords")
+
+
+def test_behind_a_trusted_proxy_the_limit_counts_each_forwarded_client(services, clock):
+    settings = dataclasses.replace(
+        services.settings, subscribe_rate_limit="1 per hour", proxy_hops=1
+    )
+    client = make_app(dataclasses.replace(services, settings=settings), clock).test_client()
+
+    def from_client(address: str, email: str):
+        page = client.get("/", headers={"X-Forwarded-For": address})
+        token = csrf_from(page.get_data(as_text=True))
+        form = {**FORM, "email": email, "csrf_token": token}
+        return client.post("/subscribe", data=form, headers={"X-Forwarded-For": address})
+
+    assert from_client("203.0.113.1", "a@example.org").status_code == 200
+    assert from_client("203.0.113.2", "b@example.org").status_code == 200
+    assert from_client("203.0.113.1", "c@example.org").status_code == 429

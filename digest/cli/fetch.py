@@ -6,7 +6,6 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from digest.cli import LazyServices, main, pass_services
-from digest.db import utcnow
 from digest.ingest import fetch_sources
 
 
@@ -21,7 +20,7 @@ def fetch(lazy: LazyServices, sources: tuple[str, ...]) -> None:
     """
     services = lazy.get()
     try:
-        results = fetch_sources(services, sources or services.settings.feeds, now=utcnow())
+        results = fetch_sources(services, sources or services.settings.feeds)
     except (OperationalError, ProgrammingError) as exc:
         raise click.ClickException(
             f"the database is not ready ({exc.orig}); run `digest db upgrade` first"

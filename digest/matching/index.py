@@ -5,8 +5,8 @@ use it. For each paper, the index walks the paper's words once and looks up the 
 that start at each word (normalised, and as written) in hash tables of atom keys, growing a run
 only while it is still the beginning of some key. That finds, exactly, every atom the paper holds
 and where (title, abstract, authors, categories). Posting lists then lead from those atoms to the
-profiles that use them; profiles with only plain positive terms are answered from the postings
-alone, the others are evaluated term by term against the atoms found. Results are those of
+profiles that use them; plain positive terms are answered from the postings
+alone; exclusions and AND terms are evaluated for the profiles the postings bring up. Results are those of
 calling `match` for every profile and paper (the tests check it).
 """
 
@@ -29,7 +29,7 @@ class ProfileIndex:
     def __init__(self) -> None:
         self._keys: list[Hashable] = []
         self._terms: list[tuple[_CompiledTerm, ...]] = []
-        self._simple: list[bool] = []
+        self._extra: list[tuple[tuple[int, bool, tuple[tuple[int, int], ...]], ...]] = []
         self._atom_ids: dict[Atom, int] = {}
         self._postings: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         self._anchors: dict[int, list[int]] = defaultdict(list)
@@ -57,7 +57,9 @@ class ProfileIndex:
             for t in profile.terms
         )
         self._terms.append(terms)
-        self._simple.append(all(not neg and len(parts) == 1 for neg, _, parts in terms))
+        # Exclusions and AND terms are checked per candidate; plain terms come from the postings.
+        self._extra.append(tuple((t, neg, parts) for t, (neg, _, parts) in enumerate(terms)
+                                 if neg or len(parts) > 1))
         for t, (negative, _, parts) in enumerate(terms):
             if negative:
                 continue
@@ -123,15 +125,21 @@ class ProfileIndex:
             for p in self._anchors.get(aid, ()):
                 hits.setdefault(p, [])
         out: list[tuple[int, Match]] = []
+        extras, all_terms = self._extra, self._terms
         for p, ts in hits.items():
-            if self._simple[p]:
-                ts.sort()
-                terms = self._terms[p]
-                out.append((p, Match(tuple(terms[t][1] for t in ts), p in titled)))
+            in_title = p in titled
+            for t, negative, parts in extras[p]:
+                flags = _term_flags(parts, found)
+                if flags and negative:
+                    break
+                if flags:
+                    ts.append(t)
+                    in_title = in_title or flags == 2
             else:
-                m = self._evaluate(p, found)
-                if m is not None:
-                    out.append((p, m))
+                if ts:
+                    ts.sort()
+                    terms = all_terms[p]
+                    out.append((p, Match(tuple(terms[t][1] for t in ts), in_title)))
         return out
 
     def _scan(self, field: Field, bit: int, found: dict[int, int]) -> None:
@@ -185,23 +193,6 @@ class ProfileIndex:
             for atom, aid in candidates:
                 if aid not in found and author_found(atom, name):
                     found[aid] = OTHER
-
-    def _evaluate(self, p: int, found: dict[int, int]) -> Match | None:
-        """Evaluate every term of a profile that has exclusions or AND terms."""
-        matched: list[str] = []
-        in_title = False
-        terms = self._terms[p]
-        for negative, text, parts in terms:
-            if not negative:
-                flags = _term_flags(parts, found)
-                if flags:
-                    matched.append(text)
-                    in_title = in_title or flags == 2
-        if not matched:
-            return None
-        if any(neg and _term_flags(parts, found) for neg, _, parts in terms):
-            return None
-        return Match(tuple(matched), in_title)
 
 
 def _term_flags(parts: tuple[tuple[int, int], ...], found: dict[int, int]) -> int:

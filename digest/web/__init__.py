@@ -14,6 +14,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from digest.config import Settings, load_settings
 from digest.db import utcnow
@@ -45,6 +46,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
+    if settings.proxy_hops:
+        # Behind N trusted reverse proxies, take the client address (which rate limits key on)
+        # and scheme from their X-Forwarded-* headers; never trust them without a proxy.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     csrf = CSRFProtect(app)
     # Counters live in this process's memory: right for `digest serve` (one process). Behind
     # gunicorn each worker counts on its own, so the effective limit is N workers times the rate.

@@ -1,0 +1,202 @@
+"""Benchmark: end to end, N confirmed subscribers x M papers, on SQLite and PostgreSQL.
+
+Each stage runs in a fresh child process, as its command would, so its wall time and peak memory
+(RSS high-water mark) are its own: store the day's papers (`digest fetch`), import the subscribers
+from CSV (`digest subscribers import --confirmed`), compose, render and queue every digest due
+(`digest send`'s planning), and deliver them all to a local aiosmtpd process (`digest deliver`).
+
+    .venv/bin/python -m benchmarks.bench_e2e --subscribers 10000 --papers 2000 [--backend sqlite]
+    ... --profile compose   # also write a cProfile report of that stage to benchmarks/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import datagen
+from benchmarks.bench_smtp import SmtpSink
+from benchmarks.datagen import Row
+
+RESULTS = Path(__file__).parent / "results"
+STAGES = ("papers", "subscribers", "compose", "deliver")
+TARGET_SECONDS = 15 * 60
+TARGET_MB = 1024
+
+
+def _stage(stage: str, url: str, instance: str, port: int, now_iso: str, extra: dict[str, Any],
+           profile: bool) -> dict[str, Any]:
+    """One stage, in its own process: what it did, its seconds and this process's peak RSS."""
+    from digest.services import build_services
+
+    now = datetime.fromisoformat(now_iso)
+    services = build_services(datagen.bench_settings(url, Path(instance), port))
+    work = {"papers": _store_papers, "subscribers": _import, "compose": _compose,
+            "deliver": _deliver}[stage]
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    result = work(services, now, extra)
+    result["seconds"] = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        _write_profile(profiler, RESULTS / f"profile-{stage}.txt")
+    result["peak_mb"] = datagen.peak_rss_mb()
+    services.close()
+    return result
+
+
+def _write_profile(profiler: Any, path: Path) -> None:
+    import io
+    import pstats
+
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(30)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(out.getvalue())
+
+
+def _store_papers(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+    from digest.papers import store_papers
+
+    fetched = now - datagen.FETCHED_BEFORE
+    papers = datagen.paper_ins(extra["papers"], random.Random(11), fetched)
+    started = time.perf_counter()
+    with services.sessions.begin() as session:
+        counts = store_papers(session, papers, source="https://rss.arxiv.org/rss/cs", now=fetched)
+    return {"new": counts.new, "store_seconds": time.perf_counter() - started}
+
+
+def _import(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+    from digest.roster import import_csv
+
+    with open(extra["csv"], encoding="utf-8") as handle:
+        report = import_csv(services.sessions, services.settings, handle, confirmed=True,
+                            now=now - datagen.CONFIRMED_BEFORE)
+    return {"imported": report.imported, "rejected": report.rejected}
+
+
+def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from digest import pipeline
+    from digest.models import Digest
+
+    report = pipeline.plan(services, now=now)
+    with services.sessions() as session:
+        papers = session.scalar(select(func.avg(Digest.paper_count))) or 0
+    return {"composed": report.composed, "empty": report.empty, "skipped": report.skipped,
+            "papers_per_digest": float(papers)}
+
+
+def _deliver(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+    from digest import outbox
+    from digest.mailer import make_sender
+
+    sender = make_sender(services.settings)
+    try:
+        stats = outbox.deliver(services, worker_id="bench-deliver", sender=sender)
+    finally:
+        sender.close()
+    return {"sent": stats.sent, "deferred": stats.deferred, "failed": stats.failed}
+
+
+def run_scenario(url: str, subscribers: int, papers: int, *,
+                 profile: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """All four stages on a fresh database at `url`; each stage's result by name."""
+    datagen.fresh_database(url)
+    now = datagen.bench_now()
+    results: dict[str, dict[str, Any]] = {}
+    spawn = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp, SmtpSink() as sink:
+        csv_path = Path(tmp) / "subscribers.csv"
+        with open(csv_path, "w", encoding="utf-8", newline="") as handle:
+            datagen.write_subscriber_csv(handle, subscribers, random.Random(7), now)
+        extra = {"papers": papers, "csv": str(csv_path)}
+        for stage in STAGES:
+            with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                results[stage] = pool.submit(_stage, stage, url, tmp, sink.port, now.isoformat(),
+                                             extra, stage in profile).result()
+            print(f"  {stage}: {results[stage]}", flush=True)
+        results["deliver"]["received"] = sink.count
+    return results
+
+
+def rows_for(backend: str, subscribers: int, papers: int,
+             results: dict[str, dict[str, Any]]) -> list[Row]:
+    """The table rows of one scenario."""
+    name = f"{backend}, {subscribers:,} subscribers x {papers:,} papers"
+    sub, comp, dlv = results["subscribers"], results["compose"], results["deliver"]
+
+    def cost(stage: dict[str, Any]) -> str:
+        return f"{stage['seconds']:,.1f} s, peak {stage['peak_mb']:,.0f} MB"
+
+    send_seconds = comp["seconds"] + dlv["seconds"]
+    peak = max(comp["peak_mb"], dlv["peak_mb"])
+    per_hour = comp["composed"] / send_seconds * 3600 if send_seconds else 0.0
+    big = subscribers >= 100_000
+    rows = [
+        Row("end to end", f"{name}: store papers", cost(results["papers"])),
+        Row("end to end", f"{name}: import subscribers (CSV, --confirmed)",
+            f"{cost(sub)}; {sub['imported'] / sub['seconds']:,.0f} rows/s, "
+            f"{sub['rejected']} rejected"),
+        Row("end to end", f"{name}: compose + render + queue",
+            f"{cost(comp)}; {comp['composed']:,} digests ({comp['papers_per_digest']:.0f} papers "
+            f"each), {comp['empty']:,} empty; {comp['composed'] / comp['seconds']:,.0f}/s"),
+        Row("end to end", f"{name}: deliver to local SMTP",
+            f"{cost(dlv)}; {dlv['sent']:,} sent ({dlv['received']:,} received), "
+            f"{dlv['sent'] / dlv['seconds']:,.0f}/s"),
+        Row("end to end", f"{name}: compose → SMTP total",
+            f"{send_seconds / 60:,.1f} min, peak {peak:,.0f} MB; {per_hour:,.0f} digests/hour",
+            "100k < 15 min, < 1 GB" if big else "",
+            datagen.verdict(send_seconds < TARGET_SECONDS and peak < TARGET_MB) if big else ""),
+    ]
+    return rows
+
+
+def run(subscribers: int, papers: int, backends: list[str],
+        profile: tuple[str, ...] = ()) -> list[Row]:
+    """Every scenario asked for; PostgreSQL is skipped (with a row saying so) when absent."""
+    rows: list[Row] = []
+    for backend in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/digest.db" if backend == "SQLite" else datagen.postgres_url()
+            if url is None:
+                rows.append(Row("end to end", f"PostgreSQL, {subscribers:,} subscribers",
+                                "skipped: no PostgreSQL at DIGEST_BENCH_POSTGRES_URL"))
+                continue
+            print(f"end to end: {backend}, {subscribers:,} x {papers:,}", flush=True)
+            results = run_scenario(url, subscribers, papers, profile=profile)
+            rows += rows_for(backend, subscribers, papers, results)
+    return rows
+
+
+def main() -> None:
+    """Command line: print the rows."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--papers", type=int, default=2_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--profile", action="append", choices=STAGES, default=[],
+                        help="write a cProfile report of this stage to benchmarks/results/")
+    args = parser.parse_args()
+    backends = {"sqlite": ["SQLite"], "postgresql": ["PostgreSQL"],
+                "both": ["SQLite", "PostgreSQL"]}[args.backend]
+    print(datagen.table(run(args.subscribers, args.papers, backends, tuple(args.profile))))
+
+
+if __name__ == "__main__":
+    main()
