@@ -158,8 +158,8 @@ def make_profiles(n: int, rng: random.Random, terms: int = 10) -> list[str]:
         lines = []
         for _ in range(max(1, terms + rng.randint(-3, 3))):
             roll = rng.random()
-            topic = _topic(rng, topics, 0.3, narrow=0.85)  # interests are specific
-            if roll < 0.68:
+            topic = _topic(rng, topics, 0.3, narrow=0.95)  # interests are specific
+            if roll < 0.70:
                 lines.append(topic)
             elif roll < 0.71:
                 lines.append(rng.choice(PREFIXES))
@@ -170,7 +170,7 @@ def make_profiles(n: int, rng: random.Random, terms: int = 10) -> list[str]:
             elif roll < 0.85:
                 lines.append(f"category:{rng.choice(CATEGORIES)}")
             elif roll < 0.92:
-                lines.append(f"{_zipf_choice(rng, topics, 0.3)} AND {_zipf_choice(rng, topics, 0.3)}")
+                lines.append(f"{topic} AND {_zipf_choice(rng, topics, 0.3)}")
             else:
                 lines.append(f"-{rng.choice(['survey', 'title:benchmark', 'category:cs.CR', topic])}")
         profiles.append("\n".join(lines))

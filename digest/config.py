@@ -90,8 +90,9 @@ def load_settings(
     database_url = _database_url(get("DIGEST_DATABASE_URL") or DEFAULT_DATABASE_URL)
     base_url = _base_url(get("DIGEST_BASE_URL") or Settings.base_url)
     mail_from = _mail_from(get("DIGEST_MAIL_FROM") or Settings.mail_from)
-    smtp = _smtp(get("DIGEST_SMTP_URL")) if get("DIGEST_SMTP_URL") else None
-    feeds = _feeds(get("DIGEST_FEEDS")) if get("DIGEST_FEEDS") else Settings.feeds
+    smtp_url, feeds_value = get("DIGEST_SMTP_URL"), get("DIGEST_FEEDS")
+    smtp = _smtp(smtp_url) if smtp_url else None
+    feeds = _feeds(feeds_value) if feeds_value else Settings.feeds
     send_time = _send_time(get("DIGEST_SEND_TIME") or "07:00")
     timezone = _timezone(get("DIGEST_TIMEZONE") or "UTC")
     max_papers = _positive_int("DIGEST_MAX_PAPERS", get("DIGEST_MAX_PAPERS") or "25")

@@ -22,7 +22,7 @@ from digest.db import Base, JSONList, UTCDateTime, utcnow
 intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
 timestamp = Annotated[datetime, mapped_column(UTCDateTime(), nullable=False, default=utcnow)]
 optional_timestamp = Annotated[datetime | None, mapped_column(UTCDateTime(), nullable=True)]
-url = Annotated[str | None, mapped_column(String(2048), nullable=True)]
+link = Annotated[str | None, mapped_column(String(2048), nullable=True)]
 
 
 class Source(Base):
@@ -53,10 +53,10 @@ class Paper(Base):
     abstract: Mapped[str] = mapped_column(Text, default="")
     authors: Mapped[list[str]] = mapped_column(JSONList(), default=list)
     categories: Mapped[list[str]] = mapped_column(JSONList(), default=list)
-    url: Mapped[url]
-    pdf_url: Mapped[url]
-    code_url: Mapped[url]
-    project_url: Mapped[url]
+    url: Mapped[link]
+    pdf_url: Mapped[link]
+    code_url: Mapped[link]
+    project_url: Mapped[link]
     upvotes: Mapped[int | None] = mapped_column(Integer)
     sources: Mapped[list[str]] = mapped_column(JSONList(), default=list)
     published_at: Mapped[optional_timestamp]

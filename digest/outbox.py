@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -29,10 +29,14 @@ log = logging.getLogger(__name__)
 
 STALE_CLAIM = timedelta(minutes=5)
 WAITING = ("queued", "deferred")
+FINAL = ("sent", "failed", "cancelled")
+# Rows of confirmation and manage-link emails are what the per-address cap counts (a day's
+# worth, see subscriptions.links_sent_recently): no purge may delete them sooner.
+KEEP_ROWS_AT_LEAST = timedelta(days=1)
 
 __all__ = [
     "STALE_CLAIM", "DeliveryStats", "cancel_for_subscriber", "claim", "deliver", "enqueue",
-    "queue_email", "recover_stale_claims", "run_worker",
+    "purge_old_messages", "queue_email", "recover_stale_claims", "run_worker",
 ]
 
 
@@ -122,6 +126,41 @@ def recover_stale_claims(session: Session, *, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge_old_messages(
+    session: Session,
+    *,
+    now: datetime,
+    keep_bodies: timedelta = timedelta(days=7),
+    keep_rows: timedelta = timedelta(days=90),
+) -> tuple[int, int]:
+    """Forget finished mail: bodies after keep_bodies, transactional rows after keep_rows.
+
+    Returns (bodies cleared, rows deleted). Only sent, failed and cancelled rows are touched, aged
+    from when they finished. A row whose body is gone keeps its state, times and dedupe_key, which
+    is what stops the same message being queued again. Digest rows are never deleted here: they
+    belong to their Digest and go with it.
+    """
+    if keep_rows < KEEP_ROWS_AT_LEAST:
+        raise ValueError(f"keep_rows must be at least {KEEP_ROWS_AT_LEAST}, not {keep_rows}")
+    finished_at = func.coalesce(
+        OutboxMessage.sent_at, OutboxMessage.claimed_at, OutboxMessage.created_at
+    )
+    deleted = session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.state.in_(FINAL), OutboxMessage.kind != "digest",
+               finished_at < now - keep_rows)
+        .execution_options(synchronize_session=False)
+    )
+    cleared = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.state.in_(FINAL), OutboxMessage.message.is_not(None),
+               finished_at < now - keep_bodies)
+        .values(message=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cleared.rowcount), int(deleted.rowcount)  # type: ignore[attr-defined]
 
 
 def deliver(

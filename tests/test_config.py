@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
+import subprocess
 from datetime import time
 
 import pytest
@@ -86,3 +88,31 @@ def test_proxy_hops_default_to_none_and_must_be_a_count(tmp_path) -> None:
     assert load_settings({"DIGEST_PROXY_HOPS": "1"}, instance_path=tmp_path).proxy_hops == 1
     with pytest.raises(ConfigError, match="DIGEST_PROXY_HOPS"):
         load_settings({"DIGEST_PROXY_HOPS": "-1"}, instance_path=tmp_path)
+
+
+def test_smtp_cafile_names_the_certificates_to_trust(tmp_path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert = tmp_path / "relay-ca.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=relay", "-keyout", str(tmp_path / "key.pem"), "-out", str(cert)],
+                   check=True, capture_output=True)
+    env = {"DIGEST_SMTP_URL": f"smtp://relay:587?starttls=true&cafile={cert}"}
+    smtp = load_settings(env, instance_path=tmp_path).smtp
+    assert smtp is not None and smtp.cafile == cert
+    default = load_settings({"DIGEST_SMTP_URL": "smtp://relay"}, instance_path=tmp_path).smtp
+    assert default is not None and default.cafile is None
+
+
+@pytest.mark.parametrize("url", [
+    "smtp://relay?cafile=/nonexistent/ca.pem",
+    "smtp://relay?cafile={not_pem}",
+    "smtps://relay?starttls=true",
+])
+def test_bad_smtp_tls_options_name_the_variable(tmp_path, url: str) -> None:
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("hello")
+    env = {"DIGEST_SMTP_URL": url.format(not_pem=not_pem)}
+    with pytest.raises(ConfigError, match="DIGEST_SMTP_URL"):
+        load_settings(env, instance_path=tmp_path)

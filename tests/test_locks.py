@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from conftest import postgres_url, require
 from sqlalchemy import select
 
-from conftest import postgres_url, require
 from digest.db import utcnow
 from digest.ingest import fetch_sources
 from digest.locks import exclusive

@@ -15,13 +15,16 @@ from digest.cli import main
 from digest.mailer import FileSender
 from digest.models import OutboxMessage, Subscriber
 from digest.outbox import (
+    KEEP_ROWS_AT_LEAST,
     cancel_for_subscriber,
     claim,
     deliver,
     enqueue,
+    purge_old_messages,
     queue_email,
     recover_stale_claims,
 )
+from digest.subscriptions import links_sent_recently
 
 
 def add_subscriber(sessions, email: str, status: str = "confirmed", **fields) -> int:
@@ -265,3 +268,86 @@ def test_cli_deliver_names_an_unmigrated_database(tmp_path) -> None:
 def test_smtp_services_fixture_points_at_the_test_server(smtp_services, smtp_server) -> None:
     smtp = smtp_services.settings.smtp
     assert dataclasses.astuple(smtp)[:2] == (smtp_server.host, smtp_server.port)
+
+
+def finish(sessions, key: str, state: str, at) -> None:
+    """Put a row in a final state at `at`, as delivery or an unsubscribe would have."""
+    values = {"state": state, "claimed_at": at}
+    if state == "sent":
+        values["sent_at"] = at
+    with sessions.begin() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.dedupe_key == key)
+                        .values(**values))
+
+
+def purge(services, clock, **keep) -> tuple[int, int]:
+    with services.sessions.begin() as session:
+        return purge_old_messages(session, now=clock(), **keep)
+
+
+def test_purge_clears_the_bodies_of_mail_finished_over_7_days_ago(services, clock) -> None:
+    queue(services, clock, "ada@example.com", "notice:sent")
+    assert deliver(services, worker_id="w1", clock=clock).sent == 1
+    for key in ("failed", "cancelled", "queued", "deferred", "sending"):
+        queue(services, clock, "ada@example.com", f"notice:{key}")
+        finish(services.sessions, f"notice:{key}", key, clock())
+    clock.advance(days=1)
+    queue(services, clock, "ada@example.com", "notice:sent-a-day-later")
+    finish(services.sessions, "notice:sent-a-day-later", "sent", clock())
+    clock.advance(days=7)  # the first batch is 8 days old, the last row exactly 7
+
+    assert purge(services, clock) == (3, 0)
+
+    stored = rows(services.sessions)
+    emptied = {key for key, row in stored.items() if row.message is None}
+    assert emptied == {"notice:sent", "notice:failed", "notice:cancelled"}
+    sent = stored["notice:sent"]  # the row itself stays: it is what stops a second send
+    assert (sent.state, sent.sent_at, sent.attempts) == ("sent", clock() - timedelta(days=8), 1)
+    assert purge(services, clock) == (0, 0)
+
+
+def test_purge_deletes_transactional_rows_after_90_days_but_not_digests(services, clock) -> None:
+    queue(services, clock, "ada@example.com", "notice:old")
+    queue(services, clock, "ada@example.com", "confirm:old", kind="confirm")
+    queue(services, clock, "ada@example.com", "digest:old", kind="digest")
+    for key in ("notice:old", "confirm:old", "digest:old"):
+        finish(services.sessions, key, "sent", clock())
+    clock.advance(days=90, seconds=1)
+    queue(services, clock, "ada@example.com", "notice:new")
+    finish(services.sessions, "notice:new", "failed", clock())
+
+    assert purge(services, clock) == (1, 2)
+
+    stored = rows(services.sessions)
+    assert sorted(stored) == ["digest:old", "notice:new"]
+    assert stored["digest:old"].message is None and stored["notice:new"].message is not None
+
+
+def test_purged_mail_is_never_sent_again_nor_queued_again(services, clock) -> None:
+    queue(services, clock, "ada@example.com", "digest:1", kind="digest")
+    assert deliver(services, worker_id="w1", clock=clock).sent == 1
+    queue(services, clock, "ada@example.com", "notice:1")
+    finish(services.sessions, "notice:1", "failed", clock())
+    clock.advance(days=8)
+    assert purge(services, clock) == (2, 0)
+
+    assert deliver(services, worker_id="w1", clock=clock, retry_now=True).total == 0
+    with services.sessions.begin() as session:
+        again = enqueue(session, kind="digest", dedupe_key="digest:1", to_addr="ada@example.com",
+                        subject="s", message=b"m", now=clock())
+    assert again is None
+    states = {key: (row.state, row.message) for key, row in rows(services.sessions).items()}
+    assert states == {"digest:1": ("sent", None), "notice:1": ("failed", None)}
+    assert len(list(services.settings.mail_dir.glob("*.eml"))) == 1
+
+
+def test_purge_leaves_the_per_address_confirmation_cap_counting(services, clock) -> None:
+    for n in range(3):
+        queue(services, clock, "ada@example.com", f"confirm:{n}", kind="confirm")
+        finish(services.sessions, f"confirm:{n}", "sent", clock())
+    clock.advance(hours=23)
+    purge(services, clock, keep_bodies=timedelta(0), keep_rows=KEEP_ROWS_AT_LEAST)
+    with services.sessions() as session:
+        assert links_sent_recently(session, "ada@example.com", now=clock()) == 3
+    with pytest.raises(ValueError, match="keep_rows"):
+        purge(services, clock, keep_rows=timedelta(hours=23))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 import click
 
@@ -25,7 +26,7 @@ def subscribers() -> None:
     "address is sent a confirmation link (double opt-in stays).",
 )
 @pass_services
-def import_(lazy: LazyServices, csv_file: click.utils.LazyFile, confirmed: bool) -> None:
+def import_(lazy: LazyServices, csv_file: TextIO, confirmed: bool) -> None:
     """Import or update subscribers from a CSV file (- for standard input).
 
     Bad rows are named by line number and skipped; the good rows are kept. Exits 1 if any row

@@ -33,6 +33,7 @@ class ProfileIndex:
         self._atom_ids: dict[Atom, int] = {}
         self._postings: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         self._anchors: dict[int, list[int]] = defaultdict(list)
+        self._excludes: dict[int, list[tuple[int, int]]] = defaultdict(list)
         self._phrase: dict[str, list[int]] = defaultdict(list)
         self._raw: dict[str, list[int]] = defaultdict(list)
         self._grow: set[str] = set()
@@ -57,11 +58,13 @@ class ProfileIndex:
             for t in profile.terms
         )
         self._terms.append(terms)
-        # Exclusions and AND terms are checked per candidate; plain terms come from the postings.
+        # AND terms are checked per candidate; plain terms and exclusions come from postings.
         self._extra.append(tuple((t, neg, parts) for t, (neg, _, parts) in enumerate(terms)
-                                 if neg or len(parts) > 1))
+                                 if len(parts) > 1))
         for t, (negative, _, parts) in enumerate(terms):
             if negative:
+                if len(parts) == 1:
+                    self._excludes[parts[0][0]].append((p, parts[0][1]))
                 continue
             if len(parts) == 1:
                 self._postings[parts[0][0]].append((p, t, parts[0][1]))
@@ -116,6 +119,8 @@ class ProfileIndex:
         self._scan_other(doc, found)
         hits: dict[int, list[int]] = {}
         titled: set[int] = set()
+        excluded = {p for aid, flags in found.items() for p, mask in self._excludes.get(aid, ())
+                    if flags & mask}
         for aid, flags in found.items():
             for p, t, mask in self._postings.get(aid, ()):
                 if flags & mask:
@@ -127,6 +132,8 @@ class ProfileIndex:
         out: list[tuple[int, Match]] = []
         extras, all_terms = self._extra, self._terms
         for p, ts in hits.items():
+            if p in excluded:
+                continue
             in_title = p in titled
             for t, negative, parts in extras[p]:
                 flags = _term_flags(parts, found)
