@@ -31,15 +31,26 @@ TARGET_SECONDS = 15 * 60
 TARGET_MB = 1024
 
 
-def _stage(stage: str, url: str, instance: str, port: int, now_iso: str, extra: dict[str, Any],
-           profile: bool) -> dict[str, Any]:
+def _stage(
+    stage: str,
+    url: str,
+    instance: str,
+    port: int,
+    now_iso: str,
+    extra: dict[str, Any],
+    profile: bool,
+) -> dict[str, Any]:
     """One stage, in its own process: what it did, its seconds and this process's peak RSS."""
     from digest.services import build_services
 
     now = datetime.fromisoformat(now_iso)
     services = build_services(datagen.bench_settings(url, Path(instance), port))
-    work = {"papers": _store_papers, "subscribers": _import, "compose": _compose,
-            "deliver": _deliver}[stage]
+    work = {
+        "papers": _store_papers,
+        "subscribers": _import,
+        "compose": _compose,
+        "deliver": _deliver,
+    }[stage]
     profiler = None
     if profile:
         import cProfile
@@ -84,8 +95,13 @@ def _import(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, An
     from digest.roster import import_csv
 
     with open(extra["csv"], encoding="utf-8") as handle:
-        report = import_csv(services.sessions, services.settings, handle, confirmed=True,
-                            now=now - datagen.CONFIRMED_BEFORE)
+        report = import_csv(
+            services.sessions,
+            services.settings,
+            handle,
+            confirmed=True,
+            now=now - datagen.CONFIRMED_BEFORE,
+        )
     return {"imported": report.imported, "rejected": report.rejected}
 
 
@@ -98,8 +114,12 @@ def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
     report = pipeline.plan(services, now=now)
     with services.sessions() as session:
         papers = session.scalar(select(func.avg(Digest.paper_count))) or 0
-    return {"composed": report.composed, "empty": report.empty, "skipped": report.skipped,
-            "papers_per_digest": float(papers)}
+    return {
+        "composed": report.composed,
+        "empty": report.empty,
+        "skipped": report.skipped,
+        "papers_per_digest": float(papers),
+    }
 
 
 def _deliver(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
@@ -114,8 +134,9 @@ def _deliver(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
     return {"sent": stats.sent, "deferred": stats.deferred, "failed": stats.failed}
 
 
-def run_scenario(url: str, subscribers: int, papers: int, *,
-                 profile: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+def run_scenario(
+    url: str, subscribers: int, papers: int, *, profile: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
     """All four stages on a fresh database at `url`; each stage's result by name."""
     datagen.fresh_database(url)
     now = datagen.bench_now()
@@ -128,15 +149,17 @@ def run_scenario(url: str, subscribers: int, papers: int, *,
         extra = {"papers": papers, "csv": str(csv_path)}
         for stage in STAGES:
             with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-                results[stage] = pool.submit(_stage, stage, url, tmp, sink.port, now.isoformat(),
-                                             extra, stage in profile).result()
+                results[stage] = pool.submit(
+                    _stage, stage, url, tmp, sink.port, now.isoformat(), extra, stage in profile
+                ).result()
             print(f"  {stage}: {results[stage]}", flush=True)
         results["deliver"]["received"] = sink.count
     return results
 
 
-def rows_for(backend: str, subscribers: int, papers: int,
-             results: dict[str, dict[str, Any]]) -> list[Row]:
+def rows_for(
+    backend: str, subscribers: int, papers: int, results: dict[str, dict[str, Any]]
+) -> list[Row]:
     """The table rows of one scenario."""
     name = f"{backend}, {subscribers:,} subscribers x {papers:,} papers"
     sub, comp, dlv = results["subscribers"], results["compose"], results["deliver"]
@@ -150,33 +173,51 @@ def rows_for(backend: str, subscribers: int, papers: int,
     big = subscribers >= 100_000
     rows = [
         Row("end to end", f"{name}: store papers", cost(results["papers"])),
-        Row("end to end", f"{name}: import subscribers (CSV, --confirmed)",
+        Row(
+            "end to end",
+            f"{name}: import subscribers (CSV, --confirmed)",
             f"{cost(sub)}; {sub['imported'] / sub['seconds']:,.0f} rows/s, "
-            f"{sub['rejected']} rejected"),
-        Row("end to end", f"{name}: compose + render + queue",
+            f"{sub['rejected']} rejected",
+        ),
+        Row(
+            "end to end",
+            f"{name}: compose + render + queue",
             f"{cost(comp)}; {comp['composed']:,} digests ({comp['papers_per_digest']:.0f} papers "
-            f"each), {comp['empty']:,} empty; {comp['composed'] / comp['seconds']:,.0f}/s"),
-        Row("end to end", f"{name}: deliver to local SMTP",
+            f"each), {comp['empty']:,} empty; {comp['composed'] / comp['seconds']:,.0f}/s",
+        ),
+        Row(
+            "end to end",
+            f"{name}: deliver to local SMTP",
             f"{cost(dlv)}; {dlv['sent']:,} sent ({dlv['received']:,} received), "
-            f"{dlv['sent'] / dlv['seconds']:,.0f}/s"),
-        Row("end to end", f"{name}: compose → SMTP total",
+            f"{dlv['sent'] / dlv['seconds']:,.0f}/s",
+        ),
+        Row(
+            "end to end",
+            f"{name}: compose → SMTP total",
             f"{send_seconds / 60:,.1f} min, peak {peak:,.0f} MB; {per_hour:,.0f} digests/hour",
             "100k < 15 min, < 1 GB" if big else "",
-            datagen.verdict(send_seconds < TARGET_SECONDS and peak < TARGET_MB) if big else ""),
+            datagen.verdict(send_seconds < TARGET_SECONDS and peak < TARGET_MB) if big else "",
+        ),
     ]
     return rows
 
 
-def run(subscribers: int, papers: int, backends: list[str],
-        profile: tuple[str, ...] = ()) -> list[Row]:
+def run(
+    subscribers: int, papers: int, backends: list[str], profile: tuple[str, ...] = ()
+) -> list[Row]:
     """Every scenario asked for; PostgreSQL is skipped (with a row saying so) when absent."""
     rows: list[Row] = []
     for backend in backends:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/digest.db" if backend == "SQLite" else datagen.postgres_url()
             if url is None:
-                rows.append(Row("end to end", f"PostgreSQL, {subscribers:,} subscribers",
-                                "skipped: no PostgreSQL at DIGEST_BENCH_POSTGRES_URL"))
+                rows.append(
+                    Row(
+                        "end to end",
+                        f"PostgreSQL, {subscribers:,} subscribers",
+                        "skipped: no PostgreSQL at DIGEST_BENCH_POSTGRES_URL",
+                    )
+                )
                 continue
             print(f"end to end: {backend}, {subscribers:,} x {papers:,}", flush=True)
             results = run_scenario(url, subscribers, papers, profile=profile)
@@ -190,11 +231,19 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=2_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--profile", action="append", choices=STAGES, default=[],
-                        help="write a cProfile report of this stage to benchmarks/results/")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        choices=STAGES,
+        default=[],
+        help="write a cProfile report of this stage to benchmarks/results/",
+    )
     args = parser.parse_args()
-    backends = {"sqlite": ["SQLite"], "postgresql": ["PostgreSQL"],
-                "both": ["SQLite", "PostgreSQL"]}[args.backend]
+    backends = {
+        "sqlite": ["SQLite"],
+        "postgresql": ["PostgreSQL"],
+        "both": ["SQLite", "PostgreSQL"],
+    }[args.backend]
     print(datagen.table(run(args.subscribers, args.papers, backends, tuple(args.profile))))
 
 

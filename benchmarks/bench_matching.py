@@ -1,12 +1,14 @@
 """Benchmark: ProfileIndex against a naive per-profile scan, on realistic generated data.
 
-Run from the repository root:  .venv/bin/python -m benchmarks.bench_matching [--profiles N --papers M]
+Run from the repository root:
+    .venv/bin/python -m benchmarks.bench_matching [--profiles N --papers M]
 Prints a table and writes it as Markdown to benchmarks/results/matching.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import time
@@ -44,7 +46,9 @@ def main() -> None:
     started = time.perf_counter()
     naive_hits = 0
     for key in range(sample):
-        hits = [(d, m) for d, doc in enumerate(docs) if (m := match(profiles[key], doc)) is not None]
+        hits = [
+            (d, m) for d, doc in enumerate(docs) if (m := match(profiles[key], doc)) is not None
+        ]
         naive_hits += len(hits)
         assert hits == results.get(key, []), f"index and scan disagree on profile {key}"
     naive_sample = time.perf_counter() - started
@@ -54,26 +58,43 @@ def main() -> None:
     rows = [
         ("ProfileIndex (build + match)", build + indexed, pairs / (build + indexed), ""),
         ("ProfileIndex (match only)", indexed, pairs / indexed, ""),
-        (f"naive scan ({'measured' if sample == len(profiles) else f'{sample} profiles measured, extrapolated'})",
-         naive, pairs / naive, ""),
+        (
+            "naive scan (measured)"
+            if sample == len(profiles)
+            else f"naive scan ({sample} profiles measured, extrapolated)",
+            naive,
+            pairs / naive,
+            "",
+        ),
     ]
     table = _table(len(profiles), len(docs), rows, naive)
-    notes = (f"\n{matches:,} matches ({matches / pairs:.3%} of pairs); papers prepared once in "
-             f"{prepare:.2f} s; naive and index agree on the {sample} profiles scanned.\n"
-             f"Machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}.\n")
+    notes = (
+        f"\n{matches:,} matches ({matches / pairs:.3%} of pairs); papers prepared once in "
+        f"{prepare:.2f} s; naive and index agree on the {sample} profiles scanned.\n"
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}.\n"
+    )
     print(table + notes)
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text("# Matching benchmark\n\n`.venv/bin/python -m benchmarks.bench_matching "
-                       f"--profiles {args.profiles} --papers {args.papers}`\n\n" + table + notes)
+    RESULTS.write_text(
+        "# Matching benchmark\n\n`.venv/bin/python -m benchmarks.bench_matching "
+        f"--profiles {args.profiles} --papers {args.papers}`\n\n" + table + notes
+    )
 
 
-def _table(profiles: int, papers: int, rows: list[tuple[str, float, float, str]], naive: float) -> str:
+def _table(
+    profiles: int, papers: int, rows: list[tuple[str, float, float, str]], naive: float
+) -> str:
     """The Markdown table."""
-    lines = ["| method | profiles | papers | seconds | profile×paper pairs/s | speed-up vs naive |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| method | profiles | papers | seconds | profilexpaper pairs/s | speed-up vs naive |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, seconds, rate, _ in rows:
-        lines.append(f"| {name} | {profiles:,} | {papers:,} | {seconds:.2f} | {rate:,.0f} | "
-                     f"{naive / seconds:,.0f}× |")
+        lines.append(
+            f"| {name} | {profiles:,} | {papers:,} | {seconds:.2f} | {rate:,.0f} | "
+            f"{naive / seconds:,.0f}x |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -82,8 +103,12 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--papers", type=int, default=2_000)
-    parser.add_argument("--naive-profiles", type=int, default=200,
-                        help="profiles scanned naively; the rest is extrapolated")
+    parser.add_argument(
+        "--naive-profiles",
+        type=int,
+        default=200,
+        help="profiles scanned naively; the rest is extrapolated",
+    )
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args()
 

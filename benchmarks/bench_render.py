@@ -32,8 +32,9 @@ Sample = tuple[list[DigestEntry], DigestLinks, str]
 def sample_digests(count: int, rng: random.Random, papers: int = 2000) -> list[Sample]:
     """`count` digests (entries, links, keywords) for distinct generated subscribers."""
     stored = datagen.stored_papers(papers, rng, datagen.bench_now())
-    documents = [matching.make_document(p.title, p.abstract, p.authors, p.categories)
-                 for p in stored]
+    documents = [
+        matching.make_document(p.title, p.abstract, p.authors, p.categories) for p in stored
+    ]
     tokens = Tokens("benchmark-secret-key-0123456789")
     base = "https://digest.example.org"
     samples: list[Sample] = []
@@ -48,16 +49,20 @@ def sample_digests(count: int, rng: random.Random, papers: int = 2000) -> list[S
                 break
             profile = profiles[int(key)]  # type: ignore[call-overload]
             # The ten best by digest order (what is shown), found without highlighting the rest.
-            found = sorted(found, key=lambda pair: matching.rank_key(
-                pair[1], stored[pair[0]].upvotes, stored[pair[0]].published_at))
+            found = sorted(
+                found,
+                key=lambda pair: matching.rank_key(
+                    pair[1], stored[pair[0]].upvotes, stored[pair[0]].published_at
+                ),
+            )
             top = found[:PAPERS_PER_DIGEST]
             entries = rank_entries([entry_for(stored[d], m, profile) for d, m in top])
             holder = SimpleNamespace(id=len(samples) + 1, token_nonce=f"{rng.getrandbits(64):016x}")
             links = subscriber_links(base, tokens, holder)
             browser = digest_url(base, tokens, holder, len(samples) + 1)
-            samples.append((entries,
-                            DigestLinks(links.manage, links.unsubscribe, browser),
-                            texts[int(key)]))  # type: ignore[call-overload]
+            samples.append(
+                (entries, DigestLinks(links.manage, links.unsubscribe, browser), texts[int(key)])
+            )  # type: ignore[call-overload]
     return samples
 
 
@@ -81,25 +86,47 @@ def run(digests: int = 2000, papers: int = 2000) -> list[Row]:
         first = _render_all(renderer, samples)  # one Renderer per run, its cache filling up
         warm = _render_all(renderer, samples)
         cold = _render_all(Renderer(settings), samples, cold=True)
-        emails = [renderer.digest(e, total=len(e), day=DAY, keywords=k, links=links)
-                  for e, links, k in samples]
+        emails = [
+            renderer.digest(e, total=len(e), day=DAY, keywords=k, links=links)
+            for e, links, k in samples
+        ]
         started = time.perf_counter()
         for i, ((_, links, _), email) in enumerate(zip(samples, emails, strict=True)):
-            build_message(settings, to_addr=f"reader{i}@example.org", subject=email.subject,
-                          text=email.text, html=email.html, message_key=f"bench:{i}",
-                          unsubscribe_url=links.unsubscribe)
+            build_message(
+                settings,
+                to_addr=f"reader{i}@example.org",
+                subject=email.subject,
+                text=email.text,
+                html=email.html,
+                message_key=f"bench:{i}",
+                unsubscribe_url=links.unsubscribe,
+            )
         serialize = time.perf_counter() - started
     scenario = f"{digests:,} digests of {shown:.1f} papers from {papers:,} papers, one core"
     target = "≥ 1,000 digests/s/core"
     return [
-        Row("rendering", f"{scenario}, as in production (cache filling)",
-            f"{digests / first:,.0f} digests/s", target, datagen.verdict(digests / first >= 1000)),
-        Row("rendering", f"{scenario}, warm fragment cache",
-            f"{digests / warm:,.0f} digests/s", target, datagen.verdict(digests / warm >= 1000)),
-        Row("rendering", f"{scenario}, cold (no fragment cache)",
-            f"{digests / cold:,.0f} digests/s"),
-        Row("rendering", "serializing those digests as MIME messages (build_message)",
-            f"{digests / serialize:,.0f} messages/s"),
+        Row(
+            "rendering",
+            f"{scenario}, as in production (cache filling)",
+            f"{digests / first:,.0f} digests/s",
+            target,
+            datagen.verdict(digests / first >= 1000),
+        ),
+        Row(
+            "rendering",
+            f"{scenario}, warm fragment cache",
+            f"{digests / warm:,.0f} digests/s",
+            target,
+            datagen.verdict(digests / warm >= 1000),
+        ),
+        Row(
+            "rendering", f"{scenario}, cold (no fragment cache)", f"{digests / cold:,.0f} digests/s"
+        ),
+        Row(
+            "rendering",
+            "serializing those digests as MIME messages (build_message)",
+            f"{digests / serialize:,.0f} messages/s",
+        ),
     ]
 
 

@@ -91,18 +91,26 @@ def digest_messages(count: int, seed: int = 5) -> list[tuple[str, bytes]]:
         messages = []
         for i in range(count):
             entries, links, keywords = digests[i % len(digests)]
-            email = renderer.digest(entries, total=len(entries), day=date(2026, 11, 26),
-                                    keywords=keywords, links=links)
+            email = renderer.digest(
+                entries, total=len(entries), day=date(2026, 11, 26), keywords=keywords, links=links
+            )
             to_addr = f"reader{i}@example.org"
-            raw = build_message(settings, to_addr=to_addr, subject=email.subject,
-                                text=email.text, html=email.html, message_key=f"bench:{i}",
-                                unsubscribe_url=links.unsubscribe)
+            raw = build_message(
+                settings,
+                to_addr=to_addr,
+                subject=email.subject,
+                text=email.text,
+                html=email.html,
+                message_key=f"bench:{i}",
+                unsubscribe_url=links.unsubscribe,
+            )
             messages.append((to_addr, raw))
     return messages
 
 
-def _timed(sink: SmtpSink, messages: list[tuple[str, bytes]],
-           send: Callable[[str, bytes], None]) -> float:
+def _timed(
+    sink: SmtpSink, messages: list[tuple[str, bytes]], send: Callable[[str, bytes], None]
+) -> float:
     """Seconds to hand every message over, checked against the server's count."""
     before = sink.count
     started = time.perf_counter()
@@ -135,11 +143,17 @@ def run(messages: int = 2000) -> list[Row]:
         seconds_fresh = _timed(sink, batch, reconnecting)
     scenario = f"{messages:,} digests of {size:.0f} KB to local aiosmtpd"
     return [
-        Row("SMTP delivery", f"{scenario}, one connection reused (SMTPSender)",
-            f"{messages / seconds_reused:,.0f} msg/s ({seconds_reused:.1f} s)"),
-        Row("SMTP delivery", f"{scenario}, new connection per message",
+        Row(
+            "SMTP delivery",
+            f"{scenario}, one connection reused (SMTPSender)",
+            f"{messages / seconds_reused:,.0f} msg/s ({seconds_reused:.1f} s)",
+        ),
+        Row(
+            "SMTP delivery",
+            f"{scenario}, new connection per message",
             f"{messages / seconds_fresh:,.0f} msg/s ({seconds_fresh:.1f} s); reuse is "
-            f"{seconds_fresh / seconds_reused:.1f}x faster"),
+            f"{seconds_fresh / seconds_reused:.1f}x faster",
+        ),
     ]
 
 

@@ -28,15 +28,44 @@ from digest.feeds import PaperIn
 
 # Where readers are, weighted roughly like an ML mailing list's audience.
 TIMEZONES = {
-    "America/Los_Angeles": 14, "America/New_York": 14, "America/Chicago": 4, "America/Toronto": 4,
-    "America/Sao_Paulo": 2, "Europe/London": 8, "Europe/Berlin": 7, "Europe/Paris": 5,
-    "Europe/Zurich": 3, "Europe/Amsterdam": 2, "Europe/Madrid": 2, "Asia/Shanghai": 12,
-    "Asia/Tokyo": 4, "Asia/Seoul": 4, "Asia/Kolkata": 5, "Asia/Singapore": 3, "Asia/Jerusalem": 2,
-    "Australia/Sydney": 2, "UTC": 3,
+    "America/Los_Angeles": 14,
+    "America/New_York": 14,
+    "America/Chicago": 4,
+    "America/Toronto": 4,
+    "America/Sao_Paulo": 2,
+    "Europe/London": 8,
+    "Europe/Berlin": 7,
+    "Europe/Paris": 5,
+    "Europe/Zurich": 3,
+    "Europe/Amsterdam": 2,
+    "Europe/Madrid": 2,
+    "Asia/Shanghai": 12,
+    "Asia/Tokyo": 4,
+    "Asia/Seoul": 4,
+    "Asia/Kolkata": 5,
+    "Asia/Singapore": 3,
+    "Asia/Jerusalem": 2,
+    "Australia/Sydney": 2,
+    "UTC": 3,
 }
-DOMAINS = ["mit.edu", "stanford.edu", "berkeley.edu", "cmu.edu", "ox.ac.uk", "cam.ac.uk",
-           "ethz.ch", "mpg.de", "tsinghua.edu.cn", "u-tokyo.ac.jp", "kaist.ac.kr", "iisc.ac.in",
-           "gmail.com", "example.org", "deepmind.com", "inria.fr"]
+DOMAINS = [
+    "mit.edu",
+    "stanford.edu",
+    "berkeley.edu",
+    "cmu.edu",
+    "ox.ac.uk",
+    "cam.ac.uk",
+    "ethz.ch",
+    "mpg.de",
+    "tsinghua.edu.cn",
+    "u-tokyo.ac.jp",
+    "kaist.ac.kr",
+    "iisc.ac.in",
+    "gmail.com",
+    "example.org",
+    "deepmind.com",
+    "inria.fr",
+]
 BENCH_DATABASE = "digest_bench"
 DEFAULT_POSTGRES = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
 CONFIRMED_BEFORE = timedelta(hours=2)  # subscribers confirmed this long before `now`
@@ -48,15 +77,25 @@ def paper_ins(n: int, rng: random.Random, now: datetime) -> list[PaperIn]:
     papers = []
     for i, values in enumerate(make_papers(n, rng, now)):
         arxiv_id = f"2501.{10000 + i:05d}"
-        papers.append(PaperIn(
-            key=arxiv_id, arxiv_id=arxiv_id, version=1, title=values["title"],
-            abstract=values["abstract"], authors=tuple(values["authors"]),
-            categories=tuple(values["categories"]), url=f"https://arxiv.org/abs/{arxiv_id}",
-            pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
-            code_url=f"https://github.com/lab{i % 97}/repo{i}" if rng.random() < 0.25 else None,
-            project_url=None, upvotes=values["upvotes"], published_at=values["published_at"],
-            updated_at=values["published_at"], announce_type="new",
-        ))
+        papers.append(
+            PaperIn(
+                key=arxiv_id,
+                arxiv_id=arxiv_id,
+                version=1,
+                title=values["title"],
+                abstract=values["abstract"],
+                authors=tuple(values["authors"]),
+                categories=tuple(values["categories"]),
+                url=f"https://arxiv.org/abs/{arxiv_id}",
+                pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+                code_url=f"https://github.com/lab{i % 97}/repo{i}" if rng.random() < 0.25 else None,
+                project_url=None,
+                upvotes=values["upvotes"],
+                published_at=values["published_at"],
+                updated_at=values["published_at"],
+                announce_type="new",
+            )
+        )
     return papers
 
 
@@ -64,9 +103,17 @@ def stored_papers(n: int, rng: random.Random, now: datetime) -> list[SimpleNames
     """`n` papers shaped like stored rows (what `render.entry_for` reads), ids from 1."""
     return [
         SimpleNamespace(
-            id=i, title=p.title, abstract=p.abstract, authors=list(p.authors),
-            categories=list(p.categories), url=p.url, pdf_url=p.pdf_url, code_url=p.code_url,
-            upvotes=p.upvotes, published_at=p.published_at, arxiv_id=p.arxiv_id,
+            id=i,
+            title=p.title,
+            abstract=p.abstract,
+            authors=list(p.authors),
+            categories=list(p.categories),
+            url=p.url,
+            pdf_url=p.pdf_url,
+            code_url=p.code_url,
+            upvotes=p.upvotes,
+            published_at=p.published_at,
+            arxiv_id=p.arxiv_id,
         )
         for i, p in enumerate(paper_ins(n, rng, now), start=1)
     ]
@@ -125,15 +172,16 @@ def bench_settings(database_url: str, instance: Path, smtp_port: int | None = No
 
 
 def fresh_database(url: str) -> None:
-    """Empty the database at `url` (dropping every table) and migrate it to head."""
+    """Empty the database at `url` (every table dropped) and migrate it to head."""
     from sqlalchemy import text
 
-    from digest.db import Base, make_engine, upgrade
+    from digest.db import make_engine, upgrade
 
     engine = make_engine(url)
-    with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     upgrade(url)
 
@@ -178,8 +226,9 @@ class Row:
 def table(rows: list[Row]) -> str:
     """The rows as one Markdown table."""
     lines = ["| benchmark | scenario | result | target | |", "|---|---|---|---|---|"]
-    lines += [f"| {r.benchmark} | {r.scenario} | {r.result} | {r.target} | {r.verdict} |"
-              for r in rows]
+    lines += [
+        f"| {r.benchmark} | {r.scenario} | {r.result} | {r.target} | {r.verdict} |" for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -212,8 +261,10 @@ class Machine:
 
     def line(self) -> str:
         """One Markdown line naming the machine."""
-        return (f"Machine: {self.cpu}, {self.cores} cores, {self.ram_gb:.0f} GB RAM; "
-                f"Python {self.python}; {self.date}.")
+        return (
+            f"Machine: {self.cpu}, {self.cores} cores, {self.ram_gb:.0f} GB RAM; "
+            f"Python {self.python}; {self.date}."
+        )
 
 
 def machine() -> Machine:
@@ -230,5 +281,10 @@ def machine() -> Machine:
                 ram = int(line.split()[1]) / 1024 / 1024
     except OSError:
         pass
-    return Machine(cpu=cpu, cores=os.cpu_count() or 1, ram_gb=ram,
-                   python=platform.python_version(), date=datetime.now(UTC).date().isoformat())
+    return Machine(
+        cpu=cpu,
+        cores=os.cpu_count() or 1,
+        ram_gb=ram,
+        python=platform.python_version(),
+        date=datetime.now(UTC).date().isoformat(),
+    )

@@ -112,13 +112,17 @@ class SMTPSender:
         self._sleep = sleep
         self._conn: smtplib.SMTP | None = None
         self._last_send: float | None = None
-        self._login_refused: PermanentFailure | None = None
+        # Problems with our own configuration (login refused, sender refused) are retried like
+        # an outage: the operator can fix DIGEST_SMTP_URL within the 20-hour retry window, and
+        # no digest is lost to a typo. One attempt per run, though: retrying the same wrong
+        # password for every message could get the account locked.
+        self._login_refused: ConnectionFailure | None = None
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> None:
         """Deliver one message; a connection found dead before MAIL is reopened once."""
         if self._login_refused is not None:
             # Trying the same wrong password once per message could get the account locked.
-            raise PermanentFailure(str(self._login_refused), stage="AUTH")
+            raise ConnectionFailure(str(self._login_refused))
         self._throttle()
         reused = self._conn is not None
         conn = self._connection()
@@ -198,7 +202,7 @@ class SMTPSender:
         return conn
 
     def _login(self, conn: smtplib.SMTP, where: str) -> None:
-        """AUTH with the URL's credentials; a 5xx refusal is remembered (see send)."""
+        """AUTH with the URL's credentials; a refusal is remembered for this run (see __init__)."""
         cfg = self.config
         if not conn.has_extn("auth"):
             if conn.has_extn("starttls") and not _encrypted(conn):
@@ -207,7 +211,7 @@ class SMTPSender:
             else:
                 reason = (f"the SMTP server {where} does not offer AUTH: remove user:pass from "
                           "DIGEST_SMTP_URL or use the server's submission port")
-            self._login_refused = PermanentFailure(reason, stage="AUTH")
+            self._login_refused = ConnectionFailure(reason)
             raise self._login_refused
         try:
             conn.login(cfg.username or "", cfg.password or "")
@@ -216,9 +220,9 @@ class SMTPSender:
                 raise  # 454 and the like: a temporary problem on the server's side
             reply = str(reply_error(exc.smtp_code, exc.smtp_error, "AUTH"))
             # Not a verdict on any recipient, so it never counts against a subscriber.
-            self._login_refused = PermanentFailure(
+            self._login_refused = ConnectionFailure(
                 f"the SMTP server {where} refused the login of {cfg.username!r} ({reply}): "
-                "check user:pass in DIGEST_SMTP_URL", stage="AUTH",
+                "check user:pass in DIGEST_SMTP_URL"
             )
             raise self._login_refused from exc
 
@@ -228,10 +232,9 @@ class SMTPSender:
             hint = self._mail_hint(conn, code)
             self._reset_after(conn, code)
             error = reply_error(code, reply, "MAIL")
-            if hint and isinstance(error, PermanentFailure):
-                error = PermanentFailure(f"{error}: {hint}", stage="MAIL")
-            # A refused sender is about our configuration, never a verdict on one recipient.
-            raise error if isinstance(error, PermanentFailure) else ConnectionFailure(str(error))
+            # A refused sender is about our configuration, never a verdict on one recipient:
+            # retried like an outage (see __init__), with what to change where we know it.
+            raise ConnectionFailure(f"{error}: {hint}" if hint else str(error))
 
     def _mail_hint(self, conn: smtplib.SMTP, code: int) -> str | None:
         """What to change in DIGEST_SMTP_URL when MAIL is refused with 530 (TLS or AUTH first)."""

@@ -1,4 +1,4 @@
-"""APScheduler 3 jobs: fetch the feeds, plan due digests, deliver the outbox, recover lapsed claims.
+"""APScheduler 3 jobs: fetch the feeds, plan due digests, deliver the outbox, recover and purge.
 
 `digest serve` embeds a BackgroundScheduler (`start_scheduler`); `digest scheduler` runs the
 same alone in the foreground until a signal (`run_scheduler`). Never start one inside
@@ -6,9 +6,9 @@ same alone in the foreground until a signal (`run_scheduler`). Never start one i
 
 Several `digest scheduler` processes may run against PostgreSQL for availability: the fetch and
 plan jobs take a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection,
-so only one process fetches or plans at a time and the others skip that round; a fetch also
-holds planning off while it runs (see `fetch_job`). Delivery needs no
-lock (outbox rows are claimed with FOR UPDATE SKIP LOCKED). On SQLite run one scheduler process.
+so only one process fetches or plans at a time and the others skip that round; storing papers
+and planning never overlap (locks.py). Delivery needs no lock (outbox rows are claimed with
+FOR UPDATE SKIP LOCKED). On SQLite run one scheduler process.
 """
 
 from __future__ import annotations
@@ -72,8 +72,16 @@ def housekeeping_job(services: Services) -> None:
         outbox.recover_stale_claims(session, now=utcnow())
 
 
+def purge_job(services: Services) -> None:
+    """Drop the bodies of long-sent messages and old transactional rows (outbox.py says which)."""
+    with services.sessions.begin() as session:
+        bodies, rows = outbox.purge_old_messages(session, now=utcnow())
+    if bodies or rows:
+        logger.info("purged %d message bodies and %d old outbox rows", bodies, rows)
+
+
 def add_jobs(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
-    """Register the four jobs. Every job has coalesce=True and max_instances=1 on purpose."""
+    """Register the five jobs. Every job has coalesce=True and max_instances=1 on purpose."""
     # coalesce: after a pause (laptop asleep, process stopped) several missed runs become one;
     # running each of them in a row would only repeat the same work. max_instances=1: a slow run
     # (a hanging feed, a big planning round) must never overlap the next one in this process.
@@ -111,6 +119,14 @@ def add_jobs(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
         IntervalTrigger(minutes=HOUSEKEEPING_EVERY_MINUTES, timezone=UTC),
         args=[services],
         id="housekeeping",
+        misfire_grace_time=None,
+        **common,
+    )
+    scheduler.add_job(
+        purge_job,
+        IntervalTrigger(hours=24, timezone=UTC),
+        args=[services],
+        id="purge",
         misfire_grace_time=None,
         **common,
     )

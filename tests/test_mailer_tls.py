@@ -24,7 +24,7 @@ from smtp_fixture import SmtpServer
 from sqlalchemy import select
 
 from digest.config import SmtpConfig, load_settings
-from digest.mailer import ConnectionFailure, PermanentFailure, SMTPSender
+from digest.mailer import ConnectionFailure, SMTPSender
 from digest.models import OutboxMessage, Subscriber
 from digest.outbox import deliver, queue_email
 
@@ -170,7 +170,7 @@ def test_auth_with_the_urls_credentials_delivers(
     assert [(m.login, m.tls) for m in server.messages] == [(USER, True)]
 
 
-def test_wrong_credentials_fail_the_message_at_auth_not_the_subscriber(
+def test_wrong_credentials_defer_the_messages_and_never_count_against_the_subscriber(
     services, clock, serve, loopback_cert, tmp_path
 ) -> None:
     accounts = Accounts()
@@ -193,7 +193,8 @@ def test_wrong_credentials_fail_the_message_at_auth_not_the_subscriber(
 
     stats = deliver(services, worker_id="w1", clock=clock)
 
-    assert (stats.sent, stats.failed, stats.deferred) == (0, 2, 0)
+    # Deferred, not failed: the operator fixes DIGEST_SMTP_URL and nothing is lost.
+    assert (stats.sent, stats.failed, stats.deferred) == (0, 0, 2)
     with services.sessions() as session:
         errors = set(session.scalars(select(OutboxMessage.last_error)))
         ada = session.scalars(select(Subscriber)).one()
@@ -212,12 +213,11 @@ def test_wrong_credentials_fail_the_message_at_auth_not_the_subscriber(
 
 def test_a_server_that_requires_starttls_names_the_fix(serve, loopback_cert, tmp_path) -> None:
     server = serve(tls_context=loopback_cert.server_context(), require_starttls=True)
-    with pytest.raises(PermanentFailure) as refused:
+    with pytest.raises(ConnectionFailure) as refused:
         send_once(f"smtp://127.0.0.1:{server.port}?timeout=5", tmp_path)
     assert str(refused.value) == (
         "530 Must issue a STARTTLS command first (MAIL): the server requires TLS; "
         "add ?starttls=true to DIGEST_SMTP_URL")
-    assert not refused.value.about_recipient
     assert server.messages == []
 
 
@@ -227,12 +227,11 @@ def test_credentials_for_a_server_that_wants_starttls_first_name_the_fix(
     accounts = Accounts()
     server = serve(tls_context=loopback_cert.server_context(), require_starttls=True,
                    authenticator=accounts)
-    with pytest.raises(PermanentFailure) as refused:
+    with pytest.raises(ConnectionFailure) as refused:
         send_once(f"smtp://{USERINFO}@127.0.0.1:{server.port}?timeout=5", tmp_path)
     assert str(refused.value) == (
         f"the SMTP server 127.0.0.1:{server.port} offers AUTH only after STARTTLS: "
         "add ?starttls=true to DIGEST_SMTP_URL")
-    assert refused.value.stage == "AUTH" and not refused.value.about_recipient
     assert accounts.attempts == []  # the password never crossed the wire in clear
 
 

@@ -49,12 +49,13 @@ def digests(services) -> int:
 def test_jobs_are_registered_with_deliberate_settings(services) -> None:
     scheduler = add_jobs(BackgroundScheduler(timezone=UTC), services)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"fetch", "plan", "deliver", "housekeeping"}
+    assert set(jobs) == {"fetch", "plan", "deliver", "housekeeping", "purge"}
     for job in jobs.values():
         assert (job.coalesce, job.max_instances) == (True, 1)
     assert jobs["fetch"].misfire_grace_time == 3600
     assert jobs["plan"].trigger.interval == timedelta(minutes=5)
     assert jobs["deliver"].trigger.interval == timedelta(seconds=30)
+    assert jobs["purge"].trigger.interval == timedelta(hours=24)
 
 
 def test_default_fetch_schedule_follows_the_feeds(services) -> None:
@@ -83,7 +84,7 @@ def test_start_scheduler_runs_in_the_background_until_shut_down(services) -> Non
     try:
         assert scheduler.running
         assert {job.id for job in scheduler.get_jobs()} == {
-            "fetch", "plan", "deliver", "housekeeping"
+            "fetch", "plan", "deliver", "housekeeping", "purge"
         }
     finally:
         scheduler.shutdown(wait=True)

@@ -5,9 +5,9 @@ use it. For each paper, the index walks the paper's words once and looks up the 
 that start at each word (normalised, and as written) in hash tables of atom keys, growing a run
 only while it is still the beginning of some key. That finds, exactly, every atom the paper holds
 and where (title, abstract, authors, categories). Posting lists then lead from those atoms to the
-profiles that use them; plain positive terms are answered from the postings
-alone; exclusions and AND terms are evaluated for the profiles the postings bring up. Results are those of
-calling `match` for every profile and paper (the tests check it).
+profiles that use them: plain terms (and plain exclusions) are answered from the postings alone,
+AND terms are evaluated for the profiles the postings bring up. Results are those of calling
+`match` for every profile and paper (the tests check it).
 """
 
 from __future__ import annotations
@@ -53,14 +53,18 @@ class ProfileIndex:
         p = len(self._keys)
         self._keys.append(key)
         terms = tuple(
-            (t.negative, t.text, tuple((self._atom_id(part.atom), SCOPE_MASK[part.scope])
-                                       for part in t.parts))
+            (
+                t.negative,
+                t.text,
+                tuple((self._atom_id(part.atom), SCOPE_MASK[part.scope]) for part in t.parts),
+            )
             for t in profile.terms
         )
         self._terms.append(terms)
         # AND terms are checked per candidate; plain terms and exclusions come from postings.
-        self._extra.append(tuple((t, neg, parts) for t, (neg, _, parts) in enumerate(terms)
-                                 if len(parts) > 1))
+        self._extra.append(
+            tuple((t, neg, parts) for t, (neg, _, parts) in enumerate(terms) if len(parts) > 1)
+        )
         for t, (negative, _, parts) in enumerate(terms):
             if negative:
                 if len(parts) == 1:
@@ -119,8 +123,12 @@ class ProfileIndex:
         self._scan_other(doc, found)
         hits: dict[int, list[int]] = {}
         titled: set[int] = set()
-        excluded = {p for aid, flags in found.items() for p, mask in self._excludes.get(aid, ())
-                    if flags & mask}
+        excluded = {
+            p
+            for aid, flags in found.items()
+            for p, mask in self._excludes.get(aid, ())
+            if flags & mask
+        }
         for aid, flags in found.items():
             for p, t, mask in self._postings.get(aid, ()):
                 if flags & mask:
@@ -179,7 +187,7 @@ class ProfileIndex:
             text = joined.text
             for o in joined.start_list:
                 for n in lengths:
-                    for key, aid in table.get(text[o:o + n], ()):
+                    for key, aid in table.get(text[o : o + n], ()):
                         if text.startswith(key, o):
                             found[aid] = found.get(aid, 0) | bit
 

@@ -94,7 +94,7 @@ def parse_profile(text: str) -> Profile:
         extra = raw_terms[MAX_TERMS]
         raise KeywordError(
             extra,
-            f'The profile has {len(raw_terms)} terms, more than {MAX_TERMS}; '
+            f"The profile has {len(raw_terms)} terms, more than {MAX_TERMS}; "
             f'remove "{_short(extra)}" and the terms after it.',
         )
     return Profile(tuple(parse_term(t) for t in raw_terms))
@@ -109,7 +109,9 @@ def split_terms(text: str) -> list[str]:
         if ch == '"':
             quoted = not quoted
         elif ch in "\r\n" and quoted:
-            raise _error("".join(buf).strip(), "opens a quote that is never closed; add the closing \".")
+            raise _error(
+                "".join(buf).strip(), 'opens a quote that is never closed; add the closing ".'
+            )
         if (ch == "," and not quoted) or ch in "\r\n":
             term = "".join(buf).strip()
             if term:
@@ -129,10 +131,12 @@ def parse_term(text: str) -> Term:
     negative = text.startswith("-")
     body = text[1:].strip() if negative else text
     if not body:
-        raise _error(text, "excludes nothing; write what to exclude right after the -, as in -survey.")
+        raise _error(
+            text, "excludes nothing; write what to exclude right after the -, as in -survey."
+        )
     pieces = _split_and(body)
     if any(not p.strip() for p in pieces):
-        raise _error(text, 'has an AND with nothing on one side; put a word on both sides of AND.')
+        raise _error(text, "has an AND with nothing on one side; put a word on both sides of AND.")
     return Term(text, negative, tuple(_parse_part(text, p.strip()) for p in pieces))
 
 
@@ -162,7 +166,7 @@ def _parse_part(term: str, part: str) -> Part:
                 "use title:, abstract:, author: or category:.",
             )
         scope = name  # type: ignore[assignment]
-        part = part[field.end():].strip()
+        part = part[field.end() :].strip()
         if not part:
             raise _error(term, f'gives the field "{name}:" nothing to search for.')
     if '""' in part.replace(" ", "") or any(not words(q) for q in _QUOTED.findall(part)):
@@ -174,7 +178,9 @@ def _parse_part(term: str, part: str) -> Part:
     if unquoted.count("*") > (1 if prefix else 0):
         raise _error(term, "has a * that does not end it; a * may only end a term, as in robot*.")
     if prefix and (len(part) < 2 or not part[-2].isalnum()):
-        raise _error(term, "has a * with no word before it; write the start of a word, as in robot*.")
+        raise _error(
+            term, "has a * with no word before it; write the start of a word, as in robot*."
+        )
     found = words(part)
     if not found:
         raise _error(term, "has no letters or digits to search for.")
@@ -205,10 +211,14 @@ def _category_atom(term: str, value: str) -> Atom:
     """The atom for an arXiv category, exact or a group such as cs.*."""
     value = value.strip('"').strip().casefold()
     if value == "*" or value.startswith("*"):
-        raise _error(term, "has a * with no category before it; write a group, as in category:cs.*.")
+        raise _error(
+            term, "has a * with no category before it; write a group, as in category:cs.*."
+        )
     prefix = value.endswith("*")
     if not value or any(ch.isspace() for ch in value) or value.count("*") > int(prefix):
-        raise _error(term, "is not an arXiv category; write one as in category:cs.RO or category:cs.*.")
+        raise _error(
+            term, "is not an arXiv category; write one as in category:cs.RO or category:cs.*."
+        )
     return Atom("category", (value[:-1] if prefix else value,), prefix=prefix)
 
 

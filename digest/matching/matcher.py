@@ -18,20 +18,25 @@ from digest.matching.language import Atom, Part, Profile, Term
 from digest.matching.text import Document, Field, Joined, preimages
 
 TITLE, ABSTRACT, OTHER = 1, 2, 4
-SCOPE_MASK = {"any": TITLE | ABSTRACT, "title": TITLE, "abstract": ABSTRACT,
-              "author": OTHER, "category": OTHER}
+SCOPE_MASK = {
+    "any": TITLE | ABSTRACT,
+    "title": TITLE,
+    "abstract": ABSTRACT,
+    "author": OTHER,
+    "category": OTHER,
+}
 
 
 @dataclass(frozen=True)
 class Match:
-    """Why a paper matched: the matched positive terms in profile order, and whether any was in the title."""
+    """Why a paper matched: matched positive terms in profile order, and any in the title"""
 
     terms: tuple[str, ...]
     in_title: bool
 
 
 def match(profile: Profile, doc: Document) -> Match | None:
-    """The paper's match for this profile, or None when no positive term or some negative term matches."""
+    """The paper's match, or None when no positive term or some negative term matches it."""
     matched: list[str] = []
     in_title = False
     for term in profile.terms:
@@ -60,7 +65,7 @@ def term_flags(term: Term, doc: Document) -> int:
 
 
 def part_flags(part: Part, doc: Document) -> int:
-    """Where the part's atom is found: TITLE and/or ABSTRACT bits, or OTHER for authors and categories."""
+    """Where the part's atom is found: TITLE and/or ABSTRACT, or OTHER (authors, categories)."""
     atom = part.atom
     if atom.kind == "category":
         return OTHER if category_found(atom, doc.categories) else 0
@@ -117,7 +122,9 @@ def author_found(atom: Atom, name: Field) -> bool:
     if not atom.prefix:
         return True
     last = atom.raw_last
-    return any(r.startswith(last) or n.startswith(last) for r, n in zip(name.raw, name.norm, strict=True))
+    return any(
+        r.startswith(last) or n.startswith(last) for r, n in zip(name.raw, name.norm, strict=True)
+    )
 
 
 def category_found(atom: Atom, categories: tuple[str, ...]) -> bool:
@@ -129,7 +136,7 @@ def category_found(atom: Atom, categories: tuple[str, ...]) -> bool:
 
 
 def rank_key(match: Match, upvotes: int | None, published_at: datetime | None) -> tuple:
-    """Sort key for the digest: title matches, more terms, more upvotes, newest; ties keep input order."""
+    """Digest order: title matches, more terms, more upvotes, newest; ties keep input order."""
     newest = -published_at.timestamp() if published_at is not None else 0.0
     return (not match.in_title, -len(match.terms), -(upvotes or 0), published_at is None, newest)
 
@@ -143,8 +150,10 @@ def highlight(
     for term in profile.positives:
         for part in term.parts:
             if part.atom.kind in ("phrase", "prefix") and part.scope in ("any", field):
-                marked.extend(prepared.spans[i][:1] + prepared.spans[j - 1][1:]
-                              for i, j in spans(part.atom, prepared))
+                marked.extend(
+                    prepared.spans[i][:1] + prepared.spans[j - 1][1:]
+                    for i, j in spans(part.atom, prepared)
+                )
     return _segments(text, marked)
 
 
