@@ -245,7 +245,17 @@ def free_port() -> int:
 
 
 def peak_rss_mb() -> float:
-    """This process's resident-set high-water mark, in MB."""
+    """This process's resident-set high-water mark, in MB.
+
+    VmHWM, because Linux carries getrusage's ru_maxrss across fork and exec: a child spawned by
+    a big parent would report the parent's size. getrusage where /proc is missing.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -20,7 +20,7 @@ from benchmarks.datagen import Row
 
 RESULTS = Path(__file__).parent / "results" / "RESULTS.md"
 FULL = {"profiles": 100_000, "papers": 2_000, "digests": 2_000, "messages": 2_000,
-        "e2e": (10_000,), "e2e_papers": 2_000, "queued": 5_000}
+        "e2e": (10_000,), "e2e_papers": 2_000, "queued": 3_000}
 QUICK = {"profiles": 5_000, "papers": 200, "digests": 300, "messages": 300,
          "e2e": (1_000,), "e2e_papers": 200, "queued": 500}
 
@@ -38,7 +38,7 @@ def matching_rows(profiles: int, papers: int) -> list[Row]:
         name, _, _, seconds, rate, speedup = cells
         met = ""
         if "match only" in name:
-            fast = float(seconds) < 10 and float(speedup.rstrip("×x").replace(",", "")) >= 100
+            fast = float(seconds) < 10 and float(speedup.rstrip("x\u00d7").replace(",", "")) >= 100
             met = datagen.verdict(fast) if profiles >= 100_000 else ""
         rows.append(Row("matching", f"{name}, {profiles:,} profiles x {papers:,} papers",
                         f"{float(seconds):,.2f} s, {rate} pairs/s, {speedup} vs naive",
@@ -59,7 +59,7 @@ def extrapolated(rows: list[Row], measured: int, target: int) -> list[Row]:
         backend = row.scenario.split(",")[0]
         notes.append(Row(
             "end to end", f"{backend}, {target:,} subscribers: compose → SMTP, extrapolated "
-            f"×{scale:.0f} from {measured:,}",
+            f"x{scale:.0f} from {measured:,}",
             f"≈ {estimate:,.0f} min (linear); peak memory bounded by batch and cache sizes, "
             f"{peak} MB measured", "< 15 min, < 1 GB", datagen.verdict(estimate < 15),
         ))

@@ -77,11 +77,10 @@ class ProfileIndex:
 
     def match_all(self, docs: Sequence[Document]) -> dict[Hashable, list[tuple[int, Match]]]:
         """For every profile that matches some paper: [(paper index, Match)], in paper order."""
-        results: dict[Hashable, list[tuple[int, Match]]] = {}
+        per_profile: dict[int, list[tuple[int, Match]]] = {}
         for d, doc in enumerate(docs):
-            for p, m in self._match_doc(doc):
-                results.setdefault(self._keys[p], []).append((d, m))
-        return results
+            self._match_doc(d, doc, per_profile)
+        return {self._keys[p]: hits for p, hits in per_profile.items()}
 
     def _atom_id(self, atom: Atom) -> int:
         """The id of an atom, registering its lookup keys the first time it is seen."""
@@ -115,8 +114,8 @@ class ProfileIndex:
         for n in range(1, len(key)):
             self._grow.add(key[:n])
 
-    def _match_doc(self, doc: Document) -> list[tuple[int, Match]]:
-        """The (profile, Match) pairs for one paper."""
+    def _match_doc(self, d: int, doc: Document, out: dict[int, list[tuple[int, Match]]]) -> None:
+        """Append (d, Match) to `out[profile]` for every profile paper `d` matches."""
         found: dict[int, int] = {}
         self._scan(doc.title, TITLE, found)
         self._scan(doc.abstract, 2, found)
@@ -137,7 +136,6 @@ class ProfileIndex:
                         titled.add(p)
             for p in self._anchors.get(aid, ()):
                 hits.setdefault(p, [])
-        out: list[tuple[int, Match]] = []
         extras, all_terms = self._extra, self._terms
         for p, ts in hits.items():
             if p in excluded:
@@ -154,8 +152,11 @@ class ProfileIndex:
                 if ts:
                     ts.sort()
                     terms = all_terms[p]
-                    out.append((p, Match(tuple(terms[t][1] for t in ts), in_title)))
-        return out
+                    m = Match(tuple(terms[t][1] for t in ts), in_title)
+                    if p in out:
+                        out[p].append((d, m))
+                    else:
+                        out[p] = [(d, m)]
 
     def _scan(self, field: Field, bit: int, found: dict[int, int]) -> None:
         """Mark the phrase and prefix atoms that occur in one field."""

@@ -1,0 +1,72 @@
+"""The benchmarks still run: each one on tiny sizes, checking what it did, never how fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import require
+
+from benchmarks import bench_e2e, bench_render, bench_smtp, bench_workers, datagen
+from benchmarks.datagen import Row
+from benchmarks.run import extrapolated
+
+
+def test_generated_subscribers_are_all_due_within_two_hours(settings) -> None:
+    """Every generated row is valid for the subscribe form, and its send time just passed."""
+    import random
+
+    from digest.schedule import Schedule
+    from digest.subscriptions import validate_subscription
+
+    now = datagen.bench_now()
+    for row in datagen.subscriber_rows(50, random.Random(1), now):
+        request = validate_subscription(row, settings)
+        prefs = request.preferences
+        schedule = Schedule.of(prefs.frequency, prefs.send_time, prefs.timezone, prefs.weekday)
+        due = schedule.next_after(now - datagen.CONFIRMED_BEFORE)
+        assert now - datagen.CONFIRMED_BEFORE < due <= now
+
+
+def test_render_benchmark_renders_real_digests() -> None:
+    rows = bench_render.run(digests=5, papers=40)
+    assert len(rows) == 4
+    assert all("/s" in row.result for row in rows)
+
+
+def test_smtp_benchmark_delivers_every_message_both_ways() -> None:
+    rows = bench_smtp.run(messages=4)  # it raises unless the server counted every message
+    assert [row.benchmark for row in rows] == ["SMTP delivery", "SMTP delivery"]
+
+
+def test_end_to_end_benchmark_sends_every_composed_digest(tmp_path: Path) -> None:
+    results = bench_e2e.run_scenario(f"sqlite:///{tmp_path / 'bench.db'}", 20, 30)
+    composed = results["compose"]["composed"]
+    assert results["subscribers"]["imported"] == 20
+    assert composed + results["compose"]["empty"] == 20
+    assert composed > 0
+    assert results["deliver"]["sent"] == results["deliver"]["received"] == composed
+    rows = bench_e2e.rows_for("SQLite", 20, 30, results)
+    assert rows[-1].scenario.endswith("compose → SMTP total")
+
+
+def test_workers_benchmark_sends_each_message_once(database_url: str, sessions) -> None:
+    if not database_url.startswith("postgresql"):
+        require("postgres", "the workers benchmark needs PostgreSQL")
+    rows = bench_workers.run(messages=12, workers=(1, 2), url=database_url, fresh=False)
+    assert len(rows) == 2
+    assert all("each exactly once" in row.result for row in rows)
+
+
+def test_workers_benchmark_is_skipped_on_sqlite(tmp_path: Path) -> None:
+    rows = bench_workers.run(messages=5, url=f"sqlite:///{tmp_path / 'x.db'}")
+    assert "skipped" in rows[0].result
+
+
+@pytest.mark.parametrize(("minutes", "verdict"), [("1.2", "met"), ("2.0", "**missed**")])
+def test_extrapolation_scales_the_measured_total(minutes: str, verdict: str) -> None:
+    row = Row("end to end", "SQLite, 10,000 subscribers x 2,000 papers: compose → SMTP total",
+              f"{minutes} min, peak 300 MB; 1 digests/hour")
+    (estimate,) = extrapolated([row], 10_000, 100_000)
+    assert f"≈ {float(minutes) * 10:,.0f} min" in estimate.result
+    assert estimate.verdict == verdict
