@@ -87,7 +87,7 @@ def _table(
 ) -> str:
     """The Markdown table."""
     lines = [
-        "| method | profiles | papers | seconds | profilexpaper pairs/s | speed-up vs naive |",
+        "| method | profiles | papers | seconds | profile-paper pairs/s | speed-up vs naive |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, seconds, rate, _ in rows:

@@ -279,7 +279,7 @@ def test_files_are_sources_by_path_or_file_url(services, feeds_dir, client):
     assert by_path.counts == StoreCounts(3, 0, 0)
     assert by_url.counts == StoreCounts(0, 0, 3)
     with services.sessions() as session:
-        assert session.scalars(select(Source.url)).all() == [str(path)]
+        assert session.scalars(select(Source.url)).all() == [str(path.resolve())]
 
 
 def test_a_missing_file_fails_with_its_name(services, tmp_path, client):
