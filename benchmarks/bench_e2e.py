@@ -112,6 +112,7 @@ def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
     from digest.models import Digest
 
     report = pipeline.plan(services, now=now)
+    assert report is not None, "another planner held the planning lock"
     with services.sessions() as session:
         papers = session.scalar(select(func.avg(Digest.paper_count))) or 0
     return {

@@ -42,12 +42,13 @@ def sample_digests(count: int, rng: random.Random, papers: int = 2000) -> list[S
         texts = make_profiles(max(100, count - len(samples)), rng)
         profiles = [matching.parse_profile(text) for text in texts]
         index = matching.ProfileIndex()
-        for key, profile in enumerate(profiles):
-            index.add(key, profile)
+        for number, profile in enumerate(profiles):
+            index.add(number, profile)
         for key, found in index.match_all(documents).items():
             if len(samples) == count:
                 break
-            profile = profiles[int(key)]  # type: ignore[call-overload]
+            position = int(str(key))
+            profile = profiles[position]
             # The ten best by digest order (what is shown), found without highlighting the rest.
             found = sorted(
                 found,
@@ -61,8 +62,8 @@ def sample_digests(count: int, rng: random.Random, papers: int = 2000) -> list[S
             links = subscriber_links(base, tokens, holder)
             browser = digest_url(base, tokens, holder, len(samples) + 1)
             samples.append(
-                (entries, DigestLinks(links.manage, links.unsubscribe, browser), texts[int(key)])
-            )  # type: ignore[call-overload]
+                (entries, DigestLinks(links.manage, links.unsubscribe, browser), texts[position])
+            )
     return samples
 
 

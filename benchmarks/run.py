@@ -13,16 +13,32 @@ import argparse
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import bench_e2e, bench_render, bench_smtp, bench_workers, datagen
 from benchmarks.datagen import Row
 
 RESULTS = Path(__file__).parent / "results" / "RESULTS.md"
-FULL = {"profiles": 100_000, "papers": 2_000, "digests": 2_000, "messages": 2_000,
-        "e2e": (10_000,), "e2e_papers": 2_000, "queued": 3_000}
-QUICK = {"profiles": 5_000, "papers": 200, "digests": 300, "messages": 300,
-         "e2e": (1_000,), "e2e_papers": 200, "queued": 500}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each benchmark runs."""
+
+    profiles: int
+    papers: int
+    digests: int
+    messages: int
+    e2e: tuple[int, ...]
+    e2e_papers: int
+    queued: int
+
+
+FULL = Sizes(profiles=100_000, papers=2_000, digests=2_000, messages=2_000, e2e=(10_000,),
+             e2e_papers=2_000, queued=3_000)
+QUICK = Sizes(profiles=5_000, papers=200, digests=300, messages=300, e2e=(1_000,),
+              e2e_papers=200, queued=500)
 
 
 def matching_rows(profiles: int, papers: int) -> list[Row]:
@@ -73,16 +89,16 @@ def main() -> None:
     parser.add_argument("--e2e", type=int, nargs="+", help="end-to-end subscriber counts")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    e2e_sizes = tuple(args.e2e) if args.e2e else sizes["e2e"]
+    e2e_sizes = tuple(args.e2e) if args.e2e else sizes.e2e
     started = time.monotonic()
     rows: list[Row] = []
     steps = [
-        ("matching", lambda: matching_rows(sizes["profiles"], sizes["papers"])),
-        ("rendering", lambda: bench_render.run(sizes["digests"], sizes["papers"])),
-        ("SMTP", lambda: bench_smtp.run(sizes["messages"])),
+        ("matching", lambda: matching_rows(sizes.profiles, sizes.papers)),
+        ("rendering", lambda: bench_render.run(sizes.digests, sizes.papers)),
+        ("SMTP", lambda: bench_smtp.run(sizes.messages)),
         ("end to end", lambda: [row for n in e2e_sizes for row in bench_e2e.run(
-            n, sizes["e2e_papers"], ["SQLite", "PostgreSQL"])]),
-        ("workers", lambda: bench_workers.run(sizes["queued"])),
+            n, sizes.e2e_papers, ["SQLite", "PostgreSQL"])]),
+        ("workers", lambda: bench_workers.run(sizes.queued)),
     ]
     for name, step in steps:
         print(f"== {name}", flush=True)

@@ -1,9 +1,10 @@
 """Rendering: the one Jinja environment for email, and emails as (subject, text, html) triples.
 
-A digest email is a small shell (heading, footer) around one fragment per paper. A fragment depends
-only on the paper and the terms it matched, never on the reader, so the Renderer renders each
-fragment once and keeps it in a bounded LRU cache: a day's 100,000 digests render each (paper,
-matched terms) fragment once and spend their time on the shell alone (see `Renderer`).
+A digest email is a small shell (heading, footer) around one fragment per paper, made from the
+digest entries of entries.py. A fragment depends only on the paper and the terms it matched,
+never on the reader, so the Renderer renders each fragment once and keeps it in a bounded LRU
+cache: a day's 100,000 digests render each (paper, matched terms) fragment once and spend their
+time on the shell alone (see `Renderer`).
 
 CSS is applied once too: email/_styles.css is read when the environment is built and templates
 write `{{ css('name') }}`, which puts the rule's declarations inline; no message is ever inlined.
@@ -14,28 +15,35 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from digest import matching
 from digest.config import Settings
 
-Segments = tuple[tuple[str, bool], ...]
+# The digest entries lived here before entries.py; callers still import them from here
+# (`name as name` marks a re-export).
+from digest.entries import ABSTRACT_MAX_CHARS as ABSTRACT_MAX_CHARS
+from digest.entries import ABSTRACT_MAX_WORDS as ABSTRACT_MAX_WORDS
+from digest.entries import ELLIPSIS as ELLIPSIS
+from digest.entries import TITLE_MAX_CHARS as TITLE_MAX_CHARS
+from digest.entries import DigestEntry, clean_text
+from digest.entries import PaperLike as PaperLike
+from digest.entries import Segments as Segments
+from digest.entries import entry_for as entry_for
+from digest.entries import match_papers as match_papers
+from digest.entries import rank_entries as rank_entries
+from digest.entries import safe_url as safe_url
+from digest.entries import trim_segments as trim_segments
 
-ABSTRACT_MAX_CHARS = 400
-ABSTRACT_MAX_WORDS = 60
-TITLE_MAX_CHARS = 300
 AUTHORS_SHOWN_ALL = 5  # up to this many authors are all named; beyond, the first three + et al.
 AUTHORS_BEFORE_ET_AL = 3
 TEXT_WIDTH = 72
 FRAGMENT_CACHE_SIZE = 20_000
-ELLIPSIS = "…"
-_DANGLING = " ,;:-([\u2013\u2014"  # not left before the ellipsis (with en and em dashes)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -56,202 +64,6 @@ class DigestLinks:
     manage: str
     unsubscribe: str
     browser: str | None
-
-
-@dataclass(frozen=True)
-class DigestEntry:
-    """One paper as a digest shows it: plain values, abstract already trimmed."""
-
-    paper_id: int
-    title: str
-    url: str | None
-    pdf_url: str | None
-    code_url: str | None
-    authors: tuple[str, ...]
-    abstract: str
-    upvotes: int | None
-    published_at: datetime | None
-    matched_terms: tuple[str, ...]
-    in_title: bool
-    title_segments: Segments
-    abstract_segments: Segments
-
-
-class PaperLike(Protocol):
-    """What entry_for reads from a paper (models.Paper has it all)."""
-
-    id: int
-    title: str
-    abstract: str
-    authors: list[str]
-    categories: list[str]
-    url: str | None
-    pdf_url: str | None
-    code_url: str | None
-    upvotes: int | None
-    published_at: datetime | None
-    arxiv_id: str | None
-
-
-# --- entries -------------------------------------------------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def clean_text(value: str | None) -> str:
-    """Feed text as one line: control characters dropped, runs of whitespace made one space."""
-    return " ".join(_CONTROL.sub(" ", value or "").split())
-
-
-def safe_url(value: str | None) -> str | None:
-    """An http(s) URL from a feed, or None: a `javascript:` link must never reach an href."""
-    value = (value or "").strip()
-    return value if value.lower().startswith(("https://", "http://")) and " " not in value else None
-
-
-@dataclass(frozen=True)
-class _PaperValues:
-    """The values of a paper an entry is made of: hashable, so entries can be memoized."""
-
-    id: int
-    title: str
-    abstract: str
-    authors: tuple[str, ...]
-    url: str | None
-    pdf_url: str | None
-    code_url: str | None
-    upvotes: int | None
-    published_at: datetime | None
-    arxiv_id: str | None
-
-
-def entry_for(paper: PaperLike, match: matching.Match, profile: matching.Profile) -> DigestEntry:
-    """The digest entry of a matched paper: cleaned text, trimmed abstract, highlighted terms.
-
-    Only the terms that matched the paper are highlighted, so an entry depends on the paper and
-    its match alone, and is memoized on them: composing 100,000 digests highlights each (paper,
-    matched terms) once, however many subscribers share it.
-    """
-    values = _PaperValues(
-        id=paper.id,
-        title=paper.title,
-        abstract=paper.abstract or "",
-        authors=tuple(paper.authors or ()),
-        url=paper.url,
-        pdf_url=paper.pdf_url,
-        code_url=paper.code_url,
-        upvotes=paper.upvotes,
-        published_at=paper.published_at,
-        arxiv_id=paper.arxiv_id,
-    )
-    terms = tuple(term for term in profile.positives if term.text in match.terms)
-    return _entry(values, match, terms)
-
-
-@lru_cache(maxsize=FRAGMENT_CACHE_SIZE)
-def _entry(
-    paper: _PaperValues, match: matching.Match, terms: tuple[matching.Term, ...]
-) -> DigestEntry:
-    """entry_for's work, memoized (everything it reads is in its hashable arguments)."""
-    highlighter = matching.Profile(terms)
-    title_segments = trim_segments(
-        matching.highlight(clean_text(paper.title), highlighter, "title"), TITLE_MAX_CHARS, 10**4
-    )
-    abstract_segments = trim_segments(
-        matching.highlight(clean_text(paper.abstract), highlighter, "abstract"),
-        ABSTRACT_MAX_CHARS,
-        ABSTRACT_MAX_WORDS,
-    )
-    arxiv_page = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None
-    return DigestEntry(
-        paper_id=paper.id,
-        title="".join(text for text, _ in title_segments),
-        url=safe_url(paper.url) or arxiv_page,
-        pdf_url=safe_url(paper.pdf_url),
-        code_url=safe_url(paper.code_url),
-        authors=tuple(name for name in map(clean_text, paper.authors) if name),
-        abstract="".join(text for text, _ in abstract_segments),
-        upvotes=paper.upvotes,
-        published_at=paper.published_at,
-        matched_terms=tuple(match.terms),
-        in_title=match.in_title,
-        title_segments=title_segments,
-        abstract_segments=abstract_segments,
-    )
-
-
-def trim_segments(
-    segments: Sequence[tuple[str, bool]], max_chars: int, max_words: int
-) -> Segments:
-    """Cut highlighted text at a word boundary within both limits, ending it with '…'."""
-    text = "".join(part for part, _ in segments)
-    cut = _cut_point(text, max_chars, max_words)
-    kept: list[tuple[str, bool]] = []
-    position = 0
-    for part, hit in segments:
-        if cut is not None:
-            part = part[: max(0, cut - position)]
-        position += len(part)
-        if part:
-            kept.append((part, hit))
-    if cut is not None:
-        while kept and not kept[-1][0].rstrip(_DANGLING):
-            kept.pop()
-        if kept:
-            kept[-1] = (kept[-1][0].rstrip(_DANGLING), kept[-1][1])
-        kept.append((ELLIPSIS, False))
-    return _merged(kept)
-
-
-def _cut_point(text: str, max_chars: int, max_words: int) -> int | None:
-    """Where to cut `text` (None when it fits): the last word boundary within both limits."""
-    words = list(re.finditer(r"\S+", text))
-    if len(text) <= max_chars and len(words) <= max_words:
-        return None
-    limit = min(max_chars, words[max_words - 1].end() if len(words) > max_words else len(text))
-    boundary = text.rfind(" ", 0, limit + 1)
-    return boundary if boundary > 0 else limit
-
-
-def _merged(segments: Sequence[tuple[str, bool]]) -> Segments:
-    """Adjacent segments with the same flag joined, empty ones dropped.
-
-    Spaces between two highlights are highlighted too: one mark reads better than a run of
-    marks, and keeps a heavily matched abstract small.
-    """
-    segments = [pair for pair in segments if pair[0]]
-    out: list[tuple[str, bool]] = []
-    for i, (part, hit) in enumerate(segments):
-        if not hit and not part.strip() and 0 < i < len(segments) - 1:
-            hit = segments[i - 1][1] and segments[i + 1][1]
-        if out and out[-1][1] == hit:
-            out[-1] = (out[-1][0] + part, hit)
-        else:
-            out.append((part, hit))
-    return tuple(out)
-
-
-def rank_entries(entries: Sequence[DigestEntry]) -> list[DigestEntry]:
-    """Entries in digest order (matching.rank_key: title matches, more terms, upvotes, newest)."""
-
-    def key(entry: DigestEntry) -> tuple[Any, ...]:  # sorted() is stable: ties keep input order
-        match = matching.Match(terms=entry.matched_terms, in_title=entry.in_title)
-        return matching.rank_key(match, entry.upvotes, entry.published_at)
-
-    return sorted(entries, key=key)
-
-
-def match_papers(papers: Sequence[PaperLike], profile: matching.Profile) -> list[DigestEntry]:
-    """Every paper the profile matches, as ranked entries (preview and the digest web page)."""
-    entries = []
-    for paper in papers:
-        document = matching.make_document(
-            paper.title, paper.abstract, paper.authors, paper.categories
-        )
-        found = matching.match(profile, document)
-        if found is not None:
-            entries.append(entry_for(paper, found, profile))
-    return rank_entries(entries)
 
 
 # --- the environment -----------------------------------------------------------------------
@@ -424,6 +236,7 @@ class Renderer:
         return RenderedEmail(subject=subject, text=tidy_text(text), html=html)
 
     def _render_fragment(self, entry: DigestEntry) -> Fragment:
+        """One paper's HTML and text (uncached: `_fragment` caches it)."""
         return Fragment(
             # Autoescaped template output: the entry's values were escaped as it rendered.
             html=Markup(self._paper_html.render(e=entry).strip()),  # noqa: S704

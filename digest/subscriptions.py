@@ -1,196 +1,49 @@
-"""A subscription's life as domain functions (no Flask): validate, subscribe, confirm, leave.
+"""A subscription's life as domain functions (no Flask): subscribe, confirm, pause, leave, delete.
 
-Every function takes a Session and an explicit `now`, and never commits. Mail is only queued
-(through the outbox), never sent here. The validation helpers are shared by the web forms and the
-CSV import, so both accept exactly the same addresses, profiles and schedules.
+Every function takes a Session and an explicit `now`, and never commits. Input arrives checked
+(validation.py makes the SubscriptionRequest); mail is only queued, through notices.py and the
+outbox, never sent here.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cache
+from datetime import datetime
 from typing import Any
-from zoneinfo import available_timezones
 
-from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.digests import schedule_of
-from digest.matching import KeywordError, parse_profile
-from digest.models import OutboxMessage, Subscriber
-from digest.outbox import cancel_for_subscriber, queue_email
+from digest.models import Subscriber
+
+# The notices and the validation lived here before their own modules; callers still import
+# them from here (`name as name` marks a re-export).
+from digest.notices import ADDRESS_WINDOW as ADDRESS_WINDOW
+from digest.notices import LINK_KINDS as LINK_KINDS
+from digest.notices import MAX_EMAILS_PER_ADDRESS, links_sent_recently
+from digest.notices import queue_confirmation as queue_confirmation
+from digest.notices import queue_export_notice as queue_export_notice
+from digest.notices import queue_manage_link as queue_manage_link
+from digest.outbox import cancel_for_subscriber
 from digest.render import Renderer
 from digest.schedule import first_due
-from digest.tokens import CONFIRM_MAX_AGE, Tokens, confirm_url, subscriber_links
-
-FREQUENCIES = ("daily", "weekly")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MAX_EMAIL_LENGTH = 254
-MAX_KEYWORDS_LENGTH = 6000
-# Confirmation and manage-link emails one address may be sent per ADDRESS_WINDOW, however
-# many times the form is submitted: the form cannot be used to mail-bomb anyone.
-MAX_EMAILS_PER_ADDRESS = 3
-ADDRESS_WINDOW = timedelta(hours=24)
-LINK_KINDS = ("confirm", "manage_link")
-_SEND_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::00)?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class InvalidSubscription(ValueError):
-    """Input a person can correct: one sentence per field, keyed by the form's field name."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        self.errors = dict(errors)
-        super().__init__(" ".join(self.errors.values()))
-
-
-@dataclass(frozen=True)
-class Preferences:
-    """What a subscriber chooses: their keyword profile and when digests arrive."""
-
-    keywords: str
-    frequency: str
-    weekday: int
-    send_time: str
-    timezone: str
-
-
-@dataclass(frozen=True)
-class SubscriptionRequest:
-    """A validated subscribe form or CSV row."""
-
-    email: str
-    preferences: Preferences
-
-
-@cache
-def timezone_names() -> tuple[str, ...]:
-    """Every IANA timezone this machine knows, UTC first, then alphabetical."""
-    names = available_timezones() - {"Factory", "localtime", "posixrules"}
-    return ("UTC", *sorted(name for name in names if name != "UTC"))
-
-
-@cache
-def _timezones_by_lower_name() -> dict[str, str]:
-    return {name.lower(): name for name in timezone_names()}
-
-
-def clean_email(value: str | None) -> str:
-    """The address normalised to lowercase; ValueError with one sentence if unusable."""
-    text = (value or "").strip()
-    if not text:
-        raise ValueError("Enter your email address.")
-    if _CONTROL.search(text):
-        raise ValueError("The email address must be on one line, without control characters.")
-    if len(text) > MAX_EMAIL_LENGTH:
-        raise ValueError(f"The email address is longer than {MAX_EMAIL_LENGTH} characters.")
-    try:
-        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"That is not a usable email address: {exc}") from exc
-    return str(valid.ascii_email or valid.normalized).lower()
-
-
-def clean_keywords(value: str | None) -> str:
-    """The profile text, checked against the keyword language; ValueError naming the bad term."""
-    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
-        raise ValueError("Enter at least one keyword.")
-    if len(text) > MAX_KEYWORDS_LENGTH:
-        raise ValueError(f"The keywords are longer than {MAX_KEYWORDS_LENGTH} characters.")
-    try:
-        profile = parse_profile(text)
-    except KeywordError as exc:
-        raise ValueError(str(exc)) from exc
-    if not profile.terms:
-        raise ValueError("Enter at least one keyword.")
-    if not profile.positives:
-        raise ValueError(
-            "Add at least one term without a minus: minus terms only leave papers out."
-        )
-    return text
-
-
-def clean_frequency(value: str) -> str:
-    """`daily` or `weekly`."""
-    frequency = value.strip().lower()
-    if frequency not in FREQUENCIES:
-        raise ValueError("Choose daily or weekly.")
-    return frequency
-
-
-def clean_weekday(value: str) -> int:
-    """A weekday by name (`monday`, `mon`) or number (0 = Monday) as 0 to 6."""
-    text = value.strip().lower()
-    if text.isdigit() and int(text) < 7:
-        return int(text)
-    for number, name in enumerate(WEEKDAYS):
-        if len(text) >= 3 and name.startswith(text):
-            return number
-    raise ValueError("Choose a day of the week.")
-
-
-def clean_send_time(value: str) -> str:
-    """A time of day as `HH:MM`."""
-    found = _SEND_TIME.fullmatch(value.strip())
-    if not found or int(found[1]) > 23 or int(found[2]) > 59:
-        raise ValueError("Enter the send time as HH:MM, for example 07:30.")
-    return f"{int(found[1]):02d}:{found[2]}"
-
-
-def clean_timezone(value: str) -> str:
-    """A known IANA timezone name, in its canonical spelling."""
-    name = _timezones_by_lower_name().get(value.strip().lower())
-    if name is None:
-        raise ValueError("Choose a timezone from the list, such as Europe/Berlin.")
-    return name
-
-
-def validate_preferences(fields: Mapping[str, Any], defaults: Settings) -> Preferences:
-    """Check keywords and schedule; a missing or blank schedule field takes the default."""
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    cleaners: dict[str, tuple[Callable[[Any], Any], str | None]] = {
-        "keywords": (clean_keywords, None),
-        "frequency": (clean_frequency, "daily"),
-        "weekday": (clean_weekday, "monday"),
-        "send_time": (clean_send_time, defaults.send_time.strftime("%H:%M")),
-        "timezone": (clean_timezone, defaults.timezone),
-    }
-    for name, (clean, default) in cleaners.items():
-        raw = fields.get(name)
-        if default is not None and (raw is None or not str(raw).strip()):
-            raw = default
-        try:
-            values[name] = clean(raw)
-        except ValueError as exc:
-            errors[name] = str(exc)
-    if errors:
-        raise InvalidSubscription(errors)
-    return Preferences(**values)
-
-
-def validate_subscription(fields: Mapping[str, Any], defaults: Settings) -> SubscriptionRequest:
-    """Check a subscribe form or CSV row; InvalidSubscription holds every field's error."""
-    errors: dict[str, str] = {}
-    email = ""
-    try:
-        email = clean_email(fields.get("email"))
-    except ValueError as exc:
-        errors["email"] = str(exc)
-    try:
-        preferences = validate_preferences(fields, defaults)
-    except InvalidSubscription as exc:
-        errors.update(exc.errors)
-    if errors:
-        raise InvalidSubscription(errors)
-    return SubscriptionRequest(email=email, preferences=preferences)
+from digest.tokens import Tokens
+from digest.validation import FREQUENCIES as FREQUENCIES
+from digest.validation import MAX_EMAIL_LENGTH as MAX_EMAIL_LENGTH
+from digest.validation import MAX_KEYWORDS_LENGTH as MAX_KEYWORDS_LENGTH
+from digest.validation import WEEKDAYS, Preferences, SubscriptionRequest
+from digest.validation import InvalidSubscription as InvalidSubscription
+from digest.validation import clean_email as clean_email
+from digest.validation import clean_frequency as clean_frequency
+from digest.validation import clean_keywords as clean_keywords
+from digest.validation import clean_send_time as clean_send_time
+from digest.validation import clean_timezone as clean_timezone
+from digest.validation import clean_weekday as clean_weekday
+from digest.validation import timezone_names as timezone_names
+from digest.validation import validate_preferences as validate_preferences
+from digest.validation import validate_subscription as validate_subscription
 
 
 def find_subscriber(session: Session, email: str, *, lock: bool = False) -> Subscriber | None:
@@ -212,18 +65,9 @@ def apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
 
 
 def _schedule_fields(subscriber: Subscriber) -> tuple[Any, ...]:
+    """What decides the send times (the weekday only for weekly digests)."""
     weekday = subscriber.weekday if subscriber.frequency == "weekly" else None
     return (subscriber.frequency, weekday, subscriber.send_time, subscriber.timezone)
-
-
-def links_sent_recently(session: Session, email: str, *, now: datetime) -> int:
-    """How many confirmation and manage-link emails this address got in the last 24 hours."""
-    query = select(func.count(OutboxMessage.id)).where(
-        OutboxMessage.to_addr == email,
-        OutboxMessage.kind.in_(LINK_KINDS),
-        OutboxMessage.created_at > now - ADDRESS_WINDOW,
-    )
-    return int(session.scalar(query) or 0)
 
 
 def subscribe(
@@ -262,74 +106,6 @@ def subscribe(
 def new_nonce() -> str:
     """A fresh token nonce; replacing a subscriber's voids all their older links."""
     return secrets.token_hex(16)
-
-
-def queue_confirmation(
-    session: Session,
-    settings: Settings,
-    subscriber: Subscriber,
-    *,
-    now: datetime,
-    tokens: Tokens,
-    renderer: Renderer,
-) -> None:
-    """Queue the double opt-in email with a link valid for seven days."""
-    email = renderer.email(
-        "confirm",
-        confirm_url=confirm_url(settings.base_url, tokens, subscriber),
-        valid_days=CONFIRM_MAX_AGE.days,
-        subscriber=subscriber,
-    )
-    _queue(session, settings, subscriber, "confirm", email, now=now)
-
-
-def queue_manage_link(
-    session: Session,
-    settings: Settings,
-    subscriber: Subscriber,
-    *,
-    now: datetime,
-    tokens: Tokens,
-    renderer: Renderer,
-) -> None:
-    """Queue the 'you are already subscribed' email with the manage and unsubscribe links."""
-    links = subscriber_links(settings.base_url, tokens, subscriber)
-    email = renderer.email(
-        "already_subscribed",
-        manage_url=links.manage,
-        unsubscribe_url=links.unsubscribe,
-        subscriber=subscriber,
-    )
-    _queue(
-        session, settings, subscriber, "manage_link", email, now=now,
-        unsubscribe_url=links.unsubscribe,
-    )
-
-
-def _queue(
-    session: Session,
-    settings: Settings,
-    subscriber: Subscriber,
-    kind: str,
-    email: Any,
-    *,
-    now: datetime,
-    unsubscribe_url: str | None = None,
-    dedupe_key: str | None = None,
-) -> None:
-    queue_email(
-        session,
-        settings,
-        kind=kind,
-        dedupe_key=dedupe_key or f"{kind}:{subscriber.id}:{secrets.token_hex(8)}",
-        to_addr=subscriber.email,
-        subject=email.subject,
-        text=email.text,
-        html=email.html,
-        now=now,
-        subscriber_id=subscriber.id,
-        unsubscribe_url=unsubscribe_url,
-    )
 
 
 def confirm(session: Session, subscriber: Subscriber, *, now: datetime) -> str:
@@ -431,21 +207,3 @@ def export_data(subscriber: Subscriber, *, now: datetime) -> dict[str, Any]:
             for digest in sorted(subscriber.digests, key=lambda d: d.scheduled_for)
         ],
     }
-
-
-def queue_export_notice(
-    session: Session,
-    settings: Settings,
-    subscriber: Subscriber,
-    *,
-    now: datetime,
-    tokens: Tokens,
-    renderer: Renderer,
-) -> None:
-    """Tell the address its data was downloaded (at most one notice an hour)."""
-    links = subscriber_links(settings.base_url, tokens, subscriber)
-    email = renderer.email(
-        "data_export", manage_url=links.manage, exported_at=now, subscriber=subscriber
-    )
-    dedupe_key = f"data_export:{subscriber.id}:{now:%Y%m%d%H}"
-    _queue(session, settings, subscriber, "notice", email, now=now, dedupe_key=dedupe_key)

@@ -1,93 +1,95 @@
-"""Matching many profiles against many papers at once, through an inverted index of atoms.
+"""Matching many profiles against a batch of papers at once, with bitsets over the papers.
 
-Every distinct atom (what a term part searches for) is stored once, whatever number of profiles
-use it. For each paper, the index walks the paper's words once and looks up the joined word runs
-that start at each word (normalised, and as written) in hash tables of atom keys, growing a run
-only while it is still the beginning of some key. That finds, exactly, every atom the paper holds
-and where (title, abstract, authors, categories). Posting lists then lead from those atoms to the
-profiles that use them: plain terms (and plain exclusions) are answered from the postings alone,
-AND terms are evaluated for the profiles the postings bring up. Results are those of calling
-`match` for every profile and paper (the tests check it).
+The papers of a batch are numbered, and a set of papers is a Python int used as a bitset. Every
+distinct atom (what a term part searches for) is evaluated once per batch, whatever number of
+profiles use it: phrases by one walk over each paper's words that looks up the word runs starting
+at each word in a table of phrase keys; prefixes, authors and categories through posting lists of
+the batch's words, author names and categories, the candidates they leave being checked with
+`matcher`'s own functions. Atoms combine into term bitsets (AND of parts, title flag) exactly as
+`matcher.term_flags` does, and terms into each profile's result: positive terms OR-ed, negative
+ones removed, then each hit paper's matched terms read off. Results are those of calling `match`
+for every profile and paper (the tests check it).
 """
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 
 from digest.matching.language import Atom, Profile
-from digest.matching.matcher import OTHER, SCOPE_MASK, TITLE, Match, author_found
+from digest.matching.matcher import Match, author_found, category_found, found
 from digest.matching.text import Document, Field, preimages
 
-_ANCHOR = 4  # characters of a prefix used to look it up
-_CompiledTerm = tuple[bool, str, tuple[tuple[int, int], ...]]  # negative, text, (atom id, mask)
+_Parts = tuple[tuple[int, str], ...]  # (atom id, scope) for each part of a term
+_Shape = tuple[tuple[tuple[int, str], ...], tuple[int, ...]]  # ((term id, text) +ves, -ve ids)
+_Entries = list[tuple[int, Match]]
+_ONE = re.compile("1")
 
 
 class ProfileIndex:
-    """Many profiles, matched against a batch of papers in one pass per paper."""
+    """Many profiles, matched against a batch of papers one distinct term at a time."""
 
     def __init__(self) -> None:
         self._keys: list[Hashable] = []
-        self._terms: list[tuple[_CompiledTerm, ...]] = []
-        self._extra: list[tuple[tuple[int, bool, tuple[tuple[int, int], ...]], ...]] = []
-        self._atom_ids: dict[Atom, int] = {}
-        self._postings: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-        self._anchors: dict[int, list[int]] = defaultdict(list)
-        self._excludes: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        self._shape_of: list[int] = []  # profile -> shape (profiles alike share one)
+        self._shapes: dict[_Shape, int] = {}
+        self._term_ids: dict[tuple, int] = {}  # a term's parts, as plain values -> term id
+        self._term_parts: list[_Parts] = []
+        self._atoms: dict[Atom, int] = {}
         self._phrase: dict[str, list[int]] = defaultdict(list)
         self._raw: dict[str, list[int]] = defaultdict(list)
         self._grow: set[str] = set()
-        self._prefix: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        self._prefix_lengths: set[int] = set()
-        self._category: dict[str, list[int]] = defaultdict(list)
-        self._category_groups: dict[str, list[int]] = defaultdict(list)
-        self._author: dict[str, list[tuple[Atom, int]]] = defaultdict(list)
-        self._author_prefix: dict[str, list[tuple[Atom, int]]] = defaultdict(list)
-        self._author_lengths: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._keys)
 
     def add(self, key: Hashable, profile: Profile) -> None:
         """Index a profile under `key` (any hashable, e.g. a subscriber id)."""
-        p = len(self._keys)
-        self._keys.append(key)
-        terms = tuple(
-            (
-                t.negative,
-                t.text,
-                tuple((self._atom_id(part.atom), SCOPE_MASK[part.scope]) for part in t.parts),
+        positives: list[tuple[int, str]] = []
+        negatives: list[int] = []
+        term_ids = self._term_ids
+        for term in profile.terms:
+            # A plain tuple key: hashing and comparing it is far cheaper than the dataclasses.
+            tkey = tuple(
+                [(p.scope, p.atom.kind, p.atom.keys, p.atom.words, p.atom.prefix, p.atom.raw_last)
+                 for p in term.parts]
             )
-            for t in profile.terms
-        )
-        self._terms.append(terms)
-        # AND terms are checked per candidate; plain terms and exclusions come from postings.
-        self._extra.append(
-            tuple((t, neg, parts) for t, (neg, _, parts) in enumerate(terms) if len(parts) > 1)
-        )
-        for t, (negative, _, parts) in enumerate(terms):
-            if negative:
-                if len(parts) == 1:
-                    self._excludes[parts[0][0]].append((p, parts[0][1]))
-                continue
-            if len(parts) == 1:
-                self._postings[parts[0][0]].append((p, t, parts[0][1]))
+            tid = term_ids.get(tkey)
+            if tid is None:
+                tid = term_ids[tkey] = len(self._term_parts)
+                self._term_parts.append(
+                    tuple((self._atom_id(p.atom), p.scope) for p in term.parts)
+                )
+            if term.negative:
+                negatives.append(tid)
             else:
-                self._anchors[parts[0][0]].append(p)
+                positives.append((tid, term.text))
+        shape = (tuple(positives), tuple(dict.fromkeys(negatives)))
+        self._keys.append(key)
+        self._shape_of.append(self._shapes.setdefault(shape, len(self._shapes)))
 
     def match_all(self, docs: Sequence[Document]) -> dict[Hashable, list[tuple[int, Match]]]:
         """For every profile that matches some paper: [(paper index, Match)], in paper order."""
-        per_profile: dict[int, list[tuple[int, Match]]] = {}
-        for d, doc in enumerate(docs):
-            self._match_doc(d, doc, per_profile)
-        return {self._keys[p]: hits for p, hits in per_profile.items()}
+        title, abstract, other = self._atom_bits(docs)
+        any_bits, title_bits = self._term_bits(title, abstract, other)
+        per_shape = _Combiner(any_bits, title_bits).run(self._shapes)
+        out: dict[Hashable, list[tuple[int, Match]]] = {}
+        taken = [False] * len(per_shape)
+        for key, s in zip(self._keys, self._shape_of, strict=True):
+            hits = per_shape[s]
+            if hits is not None:
+                out[key] = list(hits) if taken[s] else hits
+                taken[s] = True
+        return out
 
     def _atom_id(self, atom: Atom) -> int:
-        """The id of an atom, registering its lookup keys the first time it is seen."""
-        aid = self._atom_ids.get(atom)
+        """The id of an atom, registering a phrase's lookup keys the first time it is seen."""
+        aid = self._atoms.get(atom)
         if aid is not None:
             return aid
-        aid = self._atom_ids[atom] = len(self._atom_ids)
+        aid = self._atoms[atom] = len(self._atoms)
         if atom.kind == "phrase":
             for key in atom.keys:
                 self._phrase[key].append(aid)
@@ -95,18 +97,6 @@ class ProfileIndex:
                 for raw in preimages(key):
                     self._raw[raw].append(aid)
                     self._add_prefixes(raw)
-        elif atom.kind == "prefix":
-            for key in atom.keys:
-                self._prefix[key[:_ANCHOR]].append((key, aid))
-                self._prefix_lengths.add(min(len(key), _ANCHOR))
-        elif atom.kind == "category":
-            table = self._category_groups if atom.prefix else self._category
-            table[atom.keys[0]].append(aid)
-        elif atom.words:
-            self._author[atom.words[0]].append((atom, aid))
-        else:
-            self._author_prefix[atom.raw_last[:_ANCHOR]].append((atom, aid))
-            self._author_lengths.add(min(len(atom.raw_last), _ANCHOR))
         return aid
 
     def _add_prefixes(self, key: str) -> None:
@@ -114,52 +104,26 @@ class ProfileIndex:
         for n in range(1, len(key)):
             self._grow.add(key[:n])
 
-    def _match_doc(self, d: int, doc: Document, out: dict[int, list[tuple[int, Match]]]) -> None:
-        """Append (d, Match) to `out[profile]` for every profile paper `d` matches."""
-        found: dict[int, int] = {}
-        self._scan(doc.title, TITLE, found)
-        self._scan(doc.abstract, 2, found)
-        self._scan_other(doc, found)
-        hits: dict[int, list[int]] = {}
-        titled: set[int] = set()
-        excluded = {
-            p
-            for aid, flags in found.items()
-            for p, mask in self._excludes.get(aid, ())
-            if flags & mask
-        }
-        for aid, flags in found.items():
-            for p, t, mask in self._postings.get(aid, ()):
-                if flags & mask:
-                    hits.setdefault(p, []).append(t)
-                    if flags & mask & TITLE:
-                        titled.add(p)
-            for p in self._anchors.get(aid, ()):
-                hits.setdefault(p, [])
-        extras, all_terms = self._extra, self._terms
-        for p, ts in hits.items():
-            if p in excluded:
-                continue
-            in_title = p in titled
-            for t, negative, parts in extras[p]:
-                flags = _term_flags(parts, found)
-                if flags and negative:
-                    break
-                if flags:
-                    ts.append(t)
-                    in_title = in_title or flags == 2
-            else:
-                if ts:
-                    ts.sort()
-                    terms = all_terms[p]
-                    m = Match(tuple(terms[t][1] for t in ts), in_title)
-                    if p in out:
-                        out[p].append((d, m))
-                    else:
-                        out[p] = [(d, m)]
+    def _atom_bits(self, docs: Sequence[Document]) -> tuple[list[int], list[int], list[int]]:
+        """Per atom: papers holding it in the title, in the abstract, in authors/categories."""
+        size = len(self._atoms)
+        title, abstract, other = [0] * size, [0] * size, [0] * size
+        for d, doc in enumerate(docs):
+            self._scan(doc.title, 1 << d, title)
+            self._scan(doc.abstract, 1 << d, abstract)
+        batch = _Batch(docs)
+        for atom, aid in self._atoms.items():
+            if atom.kind == "prefix":
+                title[aid] = batch.prefix(atom, batch.title_words, "title")
+                abstract[aid] = batch.prefix(atom, batch.abstract_words, "abstract")
+            elif atom.kind == "author":
+                other[aid] = batch.author(atom)
+            elif atom.kind == "category":
+                other[aid] = batch.category(atom)
+        return title, abstract, other
 
-    def _scan(self, field: Field, bit: int, found: dict[int, int]) -> None:
-        """Mark the phrase and prefix atoms that occur in one field."""
+    def _scan(self, field: Field, bit: int, bits: list[int]) -> None:
+        """Add `bit` to every phrase atom that occurs in the field (one walk over its words)."""
         phrase, raw, grow = self._phrase, self._raw, self._grow
         norm, words = field.norm, field.raw
         n = len(norm)
@@ -167,56 +131,236 @@ class ProfileIndex:
             run, j = norm[i], i + 1
             while True:
                 for aid in phrase.get(run, ()):
-                    found[aid] = found.get(aid, 0) | bit
+                    bits[aid] |= bit
                 if j >= n or run not in grow:
                     break
                 run += norm[j]
                 j += 1
+            # A single word as written is its normalised form's business, handled above.
             run, j = words[i], i + 1
             while j < n and run in grow:
                 run += words[j]
                 j += 1
                 for aid in raw.get(run, ()):
-                    found[aid] = found.get(aid, 0) | bit
-        if self._prefix:
-            self._scan_prefixes(field, bit, found)
+                    bits[aid] |= bit
 
-    def _scan_prefixes(self, field: Field, bit: int, found: dict[int, int]) -> None:
-        """Mark the prefix atoms that start at some word of the field."""
-        table, lengths = self._prefix, self._prefix_lengths
-        for joined in (field.norm_joined, field.raw_joined):
-            text = joined.text
-            for o in joined.start_list:
-                for n in lengths:
-                    for key, aid in table.get(text[o : o + n], ()):
-                        if text.startswith(key, o):
-                            found[aid] = found.get(aid, 0) | bit
+    def _term_bits(
+        self, title: list[int], abstract: list[int], other: list[int]
+    ) -> tuple[list[int], list[int]]:
+        """Per term: papers it matches, and papers it matches with a part in the title.
 
-    def _scan_other(self, doc: Document, found: dict[int, int]) -> None:
-        """Mark the category and author atoms the paper satisfies."""
-        for category in doc.categories:
-            for aid in self._category.get(category, ()):
-                found[aid] = OTHER
-            for group, aids in self._category_groups.items():
-                if category.startswith(group):
-                    for aid in aids:
-                        found[aid] = OTHER
-        for name in doc.authors:
-            candidates = [c for w in name.norm_set for c in self._author.get(w, ())]
+        As `matcher.term_flags`: every part must be found in its scope; the match is in the
+        title when some part of scope any or title is found in the title.
+        """
+        any_bits: list[int] = []
+        title_bits: list[int] = []
+        for parts in self._term_parts:
+            hit, titled = -1, 0
+            for aid, scope in parts:
+                if scope == "any":
+                    hit &= title[aid] | abstract[aid]
+                    titled |= title[aid]
+                elif scope == "title":
+                    hit &= title[aid]
+                    titled |= title[aid]
+                elif scope == "abstract":
+                    hit &= abstract[aid]
+                else:
+                    hit &= other[aid]
+            any_bits.append(hit)
+            title_bits.append(hit & titled)
+        return any_bits, title_bits
+
+
+class _Batch:
+    """Posting lists of one batch of papers: words per field, author names, categories."""
+
+    def __init__(self, docs: Sequence[Document]) -> None:
+        self.docs = docs
+        self.title_words = _Vocabulary(doc.title for doc in docs)
+        self.abstract_words = _Vocabulary(doc.abstract for doc in docs)
+        self.names: list[Field] = []
+        self.name_bits: list[int] = []
+        self.name_ids: dict[tuple[str, ...], int] = {}
+        self.by_word: dict[str, set[int]] = defaultdict(set)  # normalised word -> names
+        self.by_form: dict[str, set[int]] = defaultdict(set)  # word as written or normalised
+        self.categories: dict[str, int] = defaultdict(int)
+        for d, doc in enumerate(docs):
+            for name in doc.authors:
+                self._add_name(name, 1 << d)
+            for category in doc.categories:
+                self.categories[category] |= 1 << d
+        self.name_words = sorted(self.by_form)
+
+    def _add_name(self, name: Field, bit: int) -> None:
+        """Record one author name; names written with the same words are one name."""
+        nid = self.name_ids.get(name.raw)
+        if nid is None:
+            nid = self.name_ids[name.raw] = len(self.names)
+            self.names.append(name)
+            self.name_bits.append(0)
+            for word in name.norm_set:
+                self.by_word[word].add(nid)
             for word in name.raw + name.norm:
-                for n in self._author_lengths:
-                    candidates.extend(self._author_prefix.get(word[:n], ()))
-            for atom, aid in candidates:
-                if aid not in found and author_found(atom, name):
-                    found[aid] = OTHER
+                self.by_form[word].add(nid)
+        self.name_bits[nid] |= bit
+
+    def prefix(self, atom: Atom, vocabulary: _Vocabulary, field: str) -> int:
+        """Papers whose `field` holds a prefix atom.
+
+        A word that starts with a key is a match; a key running over several words starts
+        with the first of them, so those papers are candidates, checked with `found`.
+        """
+        hit = candidates = 0
+        for key in atom.keys:
+            hit |= vocabulary.starting_with(key)
+            for n in range(1, len(key)):
+                candidates |= vocabulary.bits.get(key[:n], 0)
+        docs = self.docs
+        for d in _positions(candidates & ~hit):
+            if found(atom, getattr(docs[d], field)):
+                hit |= 1 << d
+        return hit
+
+    def author(self, atom: Atom) -> int:
+        """Papers with an author name the author atom is found in (`author_found`)."""
+        if atom.words:
+            names = set.intersection(*(self.by_word.get(w, set()) for w in atom.words))
+        else:
+            names = self._names_starting_with(atom.raw_last)
+        hit = 0
+        for nid in names:
+            if author_found(atom, self.names[nid]):
+                hit |= self.name_bits[nid]
+        return hit
+
+    def _names_starting_with(self, start: str) -> set[int]:
+        """The names with a word (as written or normalised) that starts with `start`."""
+        words = self.name_words
+        names: set[int] = set()
+        i = bisect.bisect_left(words, start)
+        while i < len(words) and words[i].startswith(start):
+            names |= self.by_form[words[i]]
+            i += 1
+        return names
+
+    def category(self, atom: Atom) -> int:
+        """Papers in the category or group (`category_found`, one category at a time)."""
+        hit = 0
+        for category, bits in self.categories.items():
+            if category_found(atom, (category,)):
+                hit |= bits
+        return hit
 
 
-def _term_flags(parts: tuple[tuple[int, int], ...], found: dict[int, int]) -> int:
-    """0 when a part is missing, 2 when every part is found and one in the title, else 1."""
-    in_title = False
-    for aid, mask in parts:
-        flags = found.get(aid, 0) & mask
-        if not flags:
-            return 0
-        in_title = in_title or bool(flags & TITLE)
-    return 2 if in_title else 1
+class _Vocabulary:
+    """The words of one field across a batch, as written and normalised, with their papers."""
+
+    def __init__(self, fields: Iterable[Field]) -> None:
+        self.bits: dict[str, int] = defaultdict(int)
+        for d, field in enumerate(fields):
+            bit = 1 << d
+            for word in {*field.raw, *field.norm}:
+                self.bits[word] |= bit
+        self.sorted = sorted(self.bits)
+
+    def starting_with(self, start: str) -> int:
+        """Papers holding a word that starts with `start`."""
+        words, hit = self.sorted, 0
+        i = bisect.bisect_left(words, start)
+        while i < len(words) and words[i].startswith(start):
+            hit |= self.bits[words[i]]
+            i += 1
+        return hit
+
+
+class _Combiner:
+    """Turns term bitsets into each profile shape's [(paper, Match)], papers ascending."""
+
+    def __init__(self, any_bits: list[int], title_bits: list[int]) -> None:
+        self.any_bits = any_bits
+        self.title_bits = title_bits
+        self.matches: dict[tuple[tuple[str, ...], bool], Match] = {}
+        self.entries: dict[tuple[int, str], _Entries] = {}
+
+    def run(self, shapes: Iterable[_Shape]) -> list[_Entries | None]:
+        """Each shape's entries, or None when it matches no paper."""
+        any_bits = self.any_bits
+        out: list[_Entries | None] = []
+        for positives, negatives in shapes:
+            hits = 0
+            for t, _ in positives:
+                hits |= any_bits[t]
+            if hits:
+                for t in negatives:
+                    hits &= ~any_bits[t]
+            out.append(self._entries_of(positives, hits) if hits else None)
+        return out
+
+    def _entries_of(self, positives: tuple[tuple[int, str], ...], hits: int) -> _Entries:
+        """[(paper, Match)] for the papers in `hits`, from the terms that match each."""
+        any_bits = self.any_bits
+        live = []
+        seen = multi = 0
+        for t, text in positives:
+            h = any_bits[t] & hits
+            if h:
+                if seen & h:
+                    multi |= seen & h
+                seen |= h
+                live.append((t, text, h))
+        if len(live) == 1 and live[0][2] == any_bits[live[0][0]]:
+            return list(self._term_entries(live[0][0], live[0][1]))
+        out: _Entries = []
+        for t, text, h in live:
+            if multi:
+                h &= ~multi
+            if h == any_bits[t]:
+                out += self._term_entries(t, text)
+            elif h:
+                out += [e for e in self._term_entries(t, text) if h >> e[0] & 1]
+        if multi:
+            out += self._shared_entries(live, multi)
+        out.sort()
+        return out
+
+    def _term_entries(self, t: int, text: str) -> _Entries:
+        """[(paper, Match((text,), in title))] for every paper term `t` matches (cached)."""
+        key = (t, text)
+        entries = self.entries.get(key)
+        if entries is None:
+            titled = self.title_bits[t]
+            plain, top = self._match((text,), False), self._match((text,), True)
+            entries = [(d, top if titled >> d & 1 else plain) for d in _positions(self.any_bits[t])]
+            self.entries[key] = entries
+        return entries
+
+    def _shared_entries(self, live: list[tuple[int, str, int]], multi: int) -> _Entries:
+        """Entries for the papers that several of the profile's terms match."""
+        title_bits = self.title_bits
+        out: _Entries = []
+        for d in _positions(multi):
+            terms = tuple(text for _, text, h in live if h >> d & 1)
+            in_title = any(h >> d & 1 and title_bits[t] >> d & 1 for t, _, h in live)
+            out.append((d, self._match(terms, in_title)))
+        return out
+
+    def _match(self, terms: tuple[str, ...], in_title: bool) -> Match:
+        """One shared Match object per distinct result."""
+        key = (terms, in_title)
+        m = self.matches.get(key)
+        if m is None:
+            m = self.matches[key] = Match(terms, in_title)
+        return m
+
+
+def _positions(bits: int) -> list[int]:
+    """The indexes of the set bits of `bits`, ascending."""
+    if bits.bit_count() > 32:
+        return [m.start() for m in _ONE.finditer(bin(bits)[:1:-1])]
+    out = []
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out

@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    """One blueprint per page group."""
     from digest.web import confirm, digest_page, health, manage, subscribe, unsubscribe
 
     for module in (subscribe, confirm, manage, unsubscribe, digest_page, health):
@@ -109,6 +110,8 @@ ERROR_PAGES = {
 
 
 def _register_error_pages(app: Flask) -> None:
+    """Friendly pages for HTTP errors, bad CSRF tokens, bad links and crashes."""
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
         code = error.code or 500

@@ -36,6 +36,7 @@ def confirm_post(token: str) -> ResponseReturnValue:
 
 
 def _outcome_page(subscriber: Subscriber, outcome: str) -> ResponseReturnValue:
+    """What confirming did, and when the first digest comes."""
     if outcome == "unsubscribed":
         return render_template("web/confirm_ended.html"), 200
     context = web()

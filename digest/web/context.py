@@ -1,4 +1,4 @@
-"""What every view needs from the app: services, tokens, renderer, clock; and token look-ups."""
+"""What every view needs from the app: services, tokens, renderer, clock; token look-ups."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, render_template
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from digest.models import Subscriber
+from digest.notices import Mailing
 from digest.render import Renderer
 from digest.services import Services
 from digest.tokens import TokenData, Tokens
+from digest.web.forms import ActionForm
 
 
 @dataclass
@@ -48,6 +50,12 @@ def mail_queued() -> None:
     web().mail_queued()
 
 
+def mailing() -> Mailing:
+    """The app's clock, tokens and renderer, as every domain step that queues mail takes them."""
+    context = web()
+    return Mailing(now=now(), tokens=context.tokens, renderer=context.renderer)
+
+
 def subscriber_for(
     session: Session, purpose: str, token: str, max_age: timedelta | None = None
 ) -> tuple[Subscriber, TokenData]:
@@ -58,3 +66,10 @@ def subscriber_for(
     tokens.check_current(data, subscriber)
     assert subscriber is not None  # check_current raised otherwise
     return subscriber, data
+
+
+def button_page(purpose: str, token: str, template: str) -> str:
+    """A page with one POST button for the token's subscriber; showing it changes nothing."""
+    with web().services.sessions.begin() as session:
+        subscriber, _ = subscriber_for(session, purpose, token)
+        return render_template(template, subscriber=subscriber, token=token, form=ActionForm())

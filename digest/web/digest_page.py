@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from digest import matching
+from digest.entries import DigestEntry, entry_for
 from digest.models import Digest, DigestItem
-from digest.render import DigestEntry, entry_for
 from digest.web.context import subscriber_for, web
 
 bp = Blueprint("digest_page", __name__)

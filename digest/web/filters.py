@@ -12,7 +12,7 @@ from flask import Flask
 from digest.config import Settings
 from digest.models import Subscriber
 from digest.render import author_line, keywords_line
-from digest.subscriptions import WEEKDAYS
+from digest.validation import WEEKDAYS
 
 
 def local_time(instant: datetime, timezone: str) -> str:
@@ -37,6 +37,7 @@ def schedule_line(subscriber: Subscriber) -> str:
 
 def groupby_region(names: Iterable[str]) -> list[tuple[str, list[str]]]:
     """Timezone names grouped for <optgroup>s: UTC alone first, regions, then the rest."""
+
     def region(name: str) -> str:
         if name == "UTC":
             return ""

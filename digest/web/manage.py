@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -11,20 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.models import Digest, Subscriber
+from digest.notices import queue_export_notice
 from digest.subscriptions import (
-    Preferences,
-    SubscriptionRequest,
     apply_preferences,
     delete_data,
     export_data,
     next_digest_due,
     pause,
-    queue_export_notice,
     resume,
     subscribe,
-    timezone_names,
 )
-from digest.web.context import mail_queued, now, subscriber_for, web
+from digest.validation import Preferences, SubscriptionRequest, timezone_names
+from digest.web.context import button_page, mail_queued, mailing, now, subscriber_for, web
 from digest.web.forms import LIMITS, ActionForm, PreferencesForm
 
 bp = Blueprint("manage", __name__, url_prefix="/manage/<token>")
@@ -57,21 +56,13 @@ def update(token: str) -> ResponseReturnValue:
 @bp.post("/pause")
 def pause_post(token: str) -> ResponseReturnValue:
     """Stop digests until resumed."""
-    with web().services.sessions.begin() as session:
-        subscriber, _ = subscriber_for(session, "manage", token)
-        pause(session, subscriber, now=now())
-    flash("Digests are paused. Resume them here whenever you like.")
-    return _back(token)
+    return _change(token, pause, "Digests are paused. Resume them here whenever you like.")
 
 
 @bp.post("/resume")
 def resume_post(token: str) -> ResponseReturnValue:
     """Restart digests after a pause or a suspension."""
-    with web().services.sessions.begin() as session:
-        subscriber, _ = subscriber_for(session, "manage", token)
-        resume(session, subscriber, now=now())
-    flash("Digests are back on.")
-    return _back(token)
+    return _change(token, resume, "Digests are back on.")
 
 
 @bp.post("/resubscribe")
@@ -82,14 +73,7 @@ def resubscribe(token: str) -> ResponseReturnValue:
         subscriber, _ = subscriber_for(session, "manage", token)
         preferences = Preferences(**_current(subscriber))
         request = SubscriptionRequest(email=subscriber.email, preferences=preferences)
-        subscribe(
-            session,
-            context.services.settings,
-            request,
-            now=now(),
-            tokens=context.tokens,
-            renderer=context.renderer,
-        )
+        subscribe(session, context.services.settings, request, **mailing())
         email = subscriber.email
     mail_queued()
     return render_template("web/check_inbox.html", email=email)
@@ -102,14 +86,7 @@ def export(token: str) -> ResponseReturnValue:
     with context.services.sessions.begin() as session:
         subscriber, _ = subscriber_for(session, "manage", token)
         data = export_data(subscriber, now=now())
-        queue_export_notice(
-            session,
-            context.services.settings,
-            subscriber,
-            now=now(),
-            tokens=context.tokens,
-            renderer=context.renderer,
-        )
+        queue_export_notice(session, context.services.settings, subscriber, **mailing())
     mail_queued()
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     response = Response(body, mimetype="application/json")
@@ -120,11 +97,7 @@ def export(token: str) -> ResponseReturnValue:
 @bp.get("/delete")
 def delete_page(token: str) -> ResponseReturnValue:
     """Ask before deleting: this cannot be undone."""
-    with web().services.sessions.begin() as session:
-        subscriber, _ = subscriber_for(session, "manage", token)
-        return render_template(
-            "web/delete.html", subscriber=subscriber, token=token, form=ActionForm()
-        )
+    return button_page("manage", token, "web/delete.html")
 
 
 @bp.post("/delete")
@@ -137,6 +110,7 @@ def delete_post(token: str) -> ResponseReturnValue:
 
 
 def _current(subscriber: Subscriber) -> dict[str, Any]:
+    """The stored preferences, as the preferences form and `Preferences` take them."""
     return {
         "keywords": subscriber.keywords,
         "frequency": subscriber.frequency,
@@ -153,6 +127,7 @@ def _page(
     form: PreferencesForm,
     status: int = 200,
 ) -> tuple[str, int]:
+    """The manage page: the form, the schedule, the last few digests."""
     context = web()
     recent = session.scalars(
         select(Digest)
@@ -176,5 +151,21 @@ def _page(
     return page, status
 
 
+class _Step(Protocol):
+    """A domain step on one subscriber, such as pause and resume."""
+
+    def __call__(self, session: Session, subscriber: Subscriber, *, now: datetime) -> None: ...
+
+
+def _change(token: str, step: _Step, message: str) -> ResponseReturnValue:
+    """Apply `step` to the token's subscriber, then say so on the manage page."""
+    with web().services.sessions.begin() as session:
+        subscriber, _ = subscriber_for(session, "manage", token)
+        step(session, subscriber, now=now())
+    flash(message)
+    return _back(token)
+
+
 def _back(token: str) -> ResponseReturnValue:
+    """Back to the manage page (303: the browser follows with a GET)."""
     return redirect(url_for("manage.manage_page", token=token), code=303)

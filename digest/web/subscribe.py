@@ -9,11 +9,12 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
+from digest.entries import DigestEntry, match_papers
 from digest.matching import parse_profile
 from digest.papers import papers_first_seen_since
-from digest.render import DigestEntry, match_papers
-from digest.subscriptions import SubscriptionRequest, subscribe, timezone_names
-from digest.web.context import mail_queued, now, web
+from digest.subscriptions import subscribe
+from digest.validation import SubscriptionRequest, timezone_names
+from digest.web.context import mail_queued, mailing, now, web
 from digest.web.forms import LIMITS, SubscribeForm, defaults_for
 
 bp = Blueprint("subscribe", __name__)
@@ -35,6 +36,7 @@ class CheckResult:
 def _page(
     form: SubscribeForm, status: int = 200, check: CheckResult | None = None
 ) -> tuple[str, int]:
+    """The subscribe page: the form, its errors, and the result of a check if there was one."""
     return (
         render_template(
             "web/subscribe.html",
@@ -69,6 +71,7 @@ def check() -> ResponseReturnValue:
 
 
 def _check(keywords: str) -> CheckResult:
+    """What the profile would have matched among the papers first seen in the last days."""
     profile = parse_profile(keywords)
     with web().services.sessions() as session:
         papers = papers_first_seen_since(session, now() - timedelta(days=CHECK_DAYS))
@@ -95,14 +98,7 @@ def _subscribe(request: SubscriptionRequest) -> None:
     for attempt in (1, 2):
         try:
             with context.services.sessions.begin() as session:
-                subscribe(
-                    session,
-                    context.services.settings,
-                    request,
-                    now=now(),
-                    tokens=context.tokens,
-                    renderer=context.renderer,
-                )
+                subscribe(session, context.services.settings, request, **mailing())
             mail_queued()
             return
         except IntegrityError:

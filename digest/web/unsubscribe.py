@@ -13,8 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from digest.subscriptions import unsubscribe
 from digest.tokens import subscriber_links
-from digest.web.context import now, subscriber_for, web
-from digest.web.forms import ActionForm
+from digest.web.context import button_page, now, subscriber_for, web
 
 bp = Blueprint("unsubscribe", __name__)
 
@@ -24,11 +23,7 @@ ONE_CLICK = "One-Click"
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str) -> ResponseReturnValue:
     """One button; mail scanners that follow the link change nothing."""
-    with web().services.sessions.begin() as session:
-        subscriber, _ = subscriber_for(session, "unsubscribe", token)
-        return render_template(
-            "web/unsubscribe.html", subscriber=subscriber, token=token, form=ActionForm()
-        )
+    return button_page("unsubscribe", token, "web/unsubscribe.html")
 
 
 @bp.post("/unsubscribe/<token>")

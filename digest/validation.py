@@ -1,0 +1,179 @@
+"""What a person types, checked: address, keyword profile and schedule, or one sentence each.
+
+The web forms and the CSV import both validate through here, so both accept exactly the same
+addresses, profiles and schedules. Pure: no database, no Flask; subscriptions.py acts on the
+SubscriptionRequest these checks return.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.config import Settings
+from digest.matching import KeywordError, parse_profile
+
+FREQUENCIES = ("daily", "weekly")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MAX_EMAIL_LENGTH = 254
+MAX_KEYWORDS_LENGTH = 6000
+_SEND_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::00)?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class InvalidSubscription(ValueError):
+    """Input a person can correct: one sentence per field, keyed by the form's field name."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__(" ".join(self.errors.values()))
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a subscriber chooses: their keyword profile and when digests arrive."""
+
+    keywords: str
+    frequency: str
+    weekday: int
+    send_time: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    """A validated subscribe form or CSV row."""
+
+    email: str
+    preferences: Preferences
+
+
+@cache
+def timezone_names() -> tuple[str, ...]:
+    """Every IANA timezone this machine knows, UTC first, then alphabetical."""
+    names = available_timezones() - {"Factory", "localtime", "posixrules"}
+    return ("UTC", *sorted(name for name in names if name != "UTC"))
+
+
+@cache
+def _timezones_by_lower_name() -> dict[str, str]:
+    """Canonical timezone names by their lowercase spelling."""
+    return {name.lower(): name for name in timezone_names()}
+
+
+def clean_email(value: str | None) -> str:
+    """The address normalised to lowercase; ValueError with one sentence if unusable."""
+    text = (value or "").strip()
+    if not text:
+        raise ValueError("Enter your email address.")
+    if _CONTROL.search(text):
+        raise ValueError("The email address must be on one line, without control characters.")
+    if len(text) > MAX_EMAIL_LENGTH:
+        raise ValueError(f"The email address is longer than {MAX_EMAIL_LENGTH} characters.")
+    try:
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"That is not a usable email address: {exc}") from exc
+    return str(valid.ascii_email or valid.normalized).lower()
+
+
+def clean_keywords(value: str | None) -> str:
+    """The profile text, checked against the keyword language; ValueError naming the bad term."""
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise ValueError("Enter at least one keyword.")
+    if len(text) > MAX_KEYWORDS_LENGTH:
+        raise ValueError(f"The keywords are longer than {MAX_KEYWORDS_LENGTH} characters.")
+    try:
+        profile = parse_profile(text)
+    except KeywordError as exc:
+        raise ValueError(str(exc)) from exc
+    if not profile.terms:
+        raise ValueError("Enter at least one keyword.")
+    if not profile.positives:
+        raise ValueError(
+            "Add at least one term without a minus: minus terms only leave papers out."
+        )
+    return text
+
+
+def clean_frequency(value: str) -> str:
+    """`daily` or `weekly`."""
+    frequency = value.strip().lower()
+    if frequency not in FREQUENCIES:
+        raise ValueError("Choose daily or weekly.")
+    return frequency
+
+
+def clean_weekday(value: str) -> int:
+    """A weekday by name (`monday`, `mon`) or number (0 = Monday) as 0 to 6."""
+    text = value.strip().lower()
+    if text.isdigit() and int(text) < 7:
+        return int(text)
+    for number, name in enumerate(WEEKDAYS):
+        if len(text) >= 3 and name.startswith(text):
+            return number
+    raise ValueError("Choose a day of the week.")
+
+
+def clean_send_time(value: str) -> str:
+    """A time of day as `HH:MM`."""
+    found = _SEND_TIME.fullmatch(value.strip())
+    if not found or int(found[1]) > 23 or int(found[2]) > 59:
+        raise ValueError("Enter the send time as HH:MM, for example 07:30.")
+    return f"{int(found[1]):02d}:{found[2]}"
+
+
+def clean_timezone(value: str) -> str:
+    """A known IANA timezone name, in its canonical spelling."""
+    name = _timezones_by_lower_name().get(value.strip().lower())
+    if name is None:
+        raise ValueError("Choose a timezone from the list, such as Europe/Berlin.")
+    return name
+
+
+def validate_preferences(fields: Mapping[str, Any], defaults: Settings) -> Preferences:
+    """Check keywords and schedule; a missing or blank schedule field takes the default."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    cleaners: dict[str, tuple[Callable[[Any], Any], str | None]] = {
+        "keywords": (clean_keywords, None),
+        "frequency": (clean_frequency, "daily"),
+        "weekday": (clean_weekday, "monday"),
+        "send_time": (clean_send_time, defaults.send_time.strftime("%H:%M")),
+        "timezone": (clean_timezone, defaults.timezone),
+    }
+    for name, (clean, default) in cleaners.items():
+        raw = fields.get(name)
+        if default is not None and (raw is None or not str(raw).strip()):
+            raw = default
+        try:
+            values[name] = clean(raw)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if errors:
+        raise InvalidSubscription(errors)
+    return Preferences(**values)
+
+
+def validate_subscription(fields: Mapping[str, Any], defaults: Settings) -> SubscriptionRequest:
+    """Check a subscribe form or CSV row; InvalidSubscription holds every field's error."""
+    errors: dict[str, str] = {}
+    email = ""
+    try:
+        email = clean_email(fields.get("email"))
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    try:
+        preferences = validate_preferences(fields, defaults)
+    except InvalidSubscription as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidSubscription(errors)
+    return SubscriptionRequest(email=email, preferences=preferences)
