@@ -73,7 +73,7 @@ class ProfileIndex:
     def match_all(self, docs: Sequence[Document]) -> dict[Hashable, list[tuple[int, Match]]]:
         """For every profile that matches some paper: [(paper index, Match)], in paper order."""
         title, abstract, other = self._atom_bits(docs)
-        any_bits, title_bits = self._term_bits(title, abstract, other)
+        any_bits, title_bits = self._term_bits(title, abstract, other, (1 << len(docs)) - 1)
         per_shape = _Combiner(any_bits, title_bits).run(self._shapes)
         out: dict[Hashable, list[tuple[int, Match]]] = {}
         taken = [False] * len(per_shape)
@@ -114,8 +114,8 @@ class ProfileIndex:
         batch = _Batch(docs)
         for atom, aid in self._atoms.items():
             if atom.kind == "prefix":
-                title[aid] = batch.prefix(atom, batch.title_words, "title")
-                abstract[aid] = batch.prefix(atom, batch.abstract_words, "abstract")
+                title[aid] = batch.prefix(atom, "title")
+                abstract[aid] = batch.prefix(atom, "abstract")
             elif atom.kind == "author":
                 other[aid] = batch.author(atom)
             elif atom.kind == "category":
@@ -145,7 +145,7 @@ class ProfileIndex:
                     bits[aid] |= bit
 
     def _term_bits(
-        self, title: list[int], abstract: list[int], other: list[int]
+        self, title: list[int], abstract: list[int], other: list[int], every: int
     ) -> tuple[list[int], list[int]]:
         """Per term: papers it matches, and papers it matches with a part in the title.
 
@@ -155,7 +155,7 @@ class ProfileIndex:
         any_bits: list[int] = []
         title_bits: list[int] = []
         for parts in self._term_parts:
-            hit, titled = -1, 0
+            hit, titled = every, 0
             for aid, scope in parts:
                 if scope == "any":
                     hit &= title[aid] | abstract[aid]
@@ -177,8 +177,7 @@ class _Batch:
 
     def __init__(self, docs: Sequence[Document]) -> None:
         self.docs = docs
-        self.title_words = _Vocabulary(doc.title for doc in docs)
-        self.abstract_words = _Vocabulary(doc.abstract for doc in docs)
+        self.words: dict[str, _Vocabulary] = {}  # per field, built when a prefix asks
         self.names: list[Field] = []
         self.name_bits: list[int] = []
         self.name_ids: dict[tuple[str, ...], int] = {}
@@ -205,12 +204,15 @@ class _Batch:
                 self.by_form[word].add(nid)
         self.name_bits[nid] |= bit
 
-    def prefix(self, atom: Atom, vocabulary: _Vocabulary, field: str) -> int:
-        """Papers whose `field` holds a prefix atom.
+    def prefix(self, atom: Atom, field: str) -> int:
+        """Papers whose `field` ("title" or "abstract") holds a prefix atom.
 
         A word that starts with a key is a match; a key running over several words starts
         with the first of them, so those papers are candidates, checked with `found`.
         """
+        vocabulary = self.words.get(field)
+        if vocabulary is None:
+            vocabulary = self.words[field] = _Vocabulary(getattr(d, field) for d in self.docs)
         hit = candidates = 0
         for key in atom.keys:
             hit |= vocabulary.starting_with(key)
