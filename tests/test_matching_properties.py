@@ -84,6 +84,7 @@ TRAPS = [
     "gpt4s",
 ]
 NAMES = ["sergey", "levine", "chelsea", "finn", "jean", "paul", "li", "lee", "lees"]
+NAMES += ["jeffries", "jeffry"]  # a name whose normalised form is no prefix of it as written
 CATEGORIES = ["cs.RO", "cs.LG", "cs.CV", "math.OC", "stat.ML", "cs.ROx"]
 SEPARATORS = [" ", " ", " ", "-", "", ", ", ". ", "/", " (", ") "]
 
@@ -133,10 +134,10 @@ def other_part(draw):
         value = draw(st.sampled_from(["cs.RO", "CS.ro", "cs.*", "math.*", "stat.ML", "cs.RO*"]))
         return "category:" + value, RefPart("category", value)
     words_text = draw(run_of_words(vocab=NAMES, max_size=2, separators=(" ", "-")))
-    if draw(st.booleans()):
-        words_text = (
-            words_text[:-1] if len(words_text) > 1 and words_text[-2].isalnum() else words_text
-        )
+    if draw(st.booleans()):  # a word start: the whole last word or up to two letters less
+        for _ in range(draw(st.integers(0, 2))):
+            if len(words_text) > 1 and words_text[-2].isalnum():
+                words_text = words_text[:-1]
         return "author:" + words_text + "*", RefPart("author", words_text, prefix=True)
     return "author:" + words_text, RefPart("author", words_text)
 
@@ -207,3 +208,41 @@ def test_index_agrees_with_matching_each_profile(case_):
         if hits:
             expected[key] = hits
     assert index.match_all(docs) == expected
+
+
+@st.composite
+def profiles_sharing_terms(draw, vocab=VOCAB):
+    """Profiles drawn from one small pool of terms: shared, repeated and identical profiles."""
+    pool = draw(st.lists(term(vocab), min_size=1, max_size=8))
+    made = draw(st.lists(st.lists(st.sampled_from(pool), min_size=1, max_size=6), max_size=8))
+    return made + draw(st.lists(st.sampled_from(made), max_size=2)) if made else [[pool[0]]]
+
+
+@st.composite
+def wide_batch(draw, vocab=VOCAB):
+    """A few papers repeated into a batch of 65 to 200, so paper sets span many machine words."""
+    base = draw(st.lists(paper(vocab), min_size=1, max_size=5))
+    picks = draw(st.lists(st.integers(0, len(base) - 1), min_size=65, max_size=200))
+    return base, picks
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([VOCAB, TRAPS]).flatmap(
+        lambda v: st.tuples(profiles_sharing_terms(v), wide_batch(v))
+    )
+)
+def test_index_agrees_with_match_on_wide_batches_of_shared_terms(case_):
+    all_terms, (base, picks) = case_
+    parsed = [parse_profile("\n".join(text for text, _ in terms)) for terms in all_terms]
+    base_docs = [_doc(p) for p in base]
+    index = ProfileIndex()
+    for key, profile in enumerate(parsed):
+        index.add(key, profile)
+    expected = {}
+    for key, profile in enumerate(parsed):
+        per_base = [match(profile, doc) for doc in base_docs]
+        hits = [(d, per_base[b]) for d, b in enumerate(picks) if per_base[b] is not None]
+        if hits:
+            expected[key] = hits
+    assert index.match_all([base_docs[b] for b in picks]) == expected

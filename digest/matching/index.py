@@ -51,11 +51,9 @@ class ProfileIndex:
         negatives: list[int] = []
         term_ids = self._term_ids
         for term in profile.terms:
-            # A plain tuple key: hashing and comparing it is far cheaper than the dataclasses.
-            tkey = tuple(
-                [(p.scope, p.atom.kind, p.atom.keys, p.atom.words, p.atom.prefix, p.atom.raw_last)
-                 for p in term.parts]
-            )
+            # Terms are told apart by what they search for, not by how they are written. The
+            # key is plain tuples, far cheaper to hash and compare than the dataclasses.
+            tkey = tuple([(p.scope, *_atom_key(p.atom)) for p in term.parts])
             tid = term_ids.get(tkey)
             if tid is None:
                 tid = term_ids[tkey] = len(self._term_parts)
@@ -354,6 +352,11 @@ class _Combiner:
         if m is None:
             m = self.matches[key] = Match(terms, in_title)
         return m
+
+
+def _atom_key(atom: Atom) -> tuple:
+    """An atom's fields as a plain tuple."""
+    return (atom.kind, atom.keys, atom.words, atom.prefix, atom.raw_last)
 
 
 def _positions(bits: int) -> list[int]:

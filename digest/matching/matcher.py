@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 
 from digest.matching.language import Atom, Part, Profile, Term
@@ -145,7 +146,7 @@ def highlight(
     text: str, profile: Profile, field: Literal["title", "abstract"]
 ) -> list[tuple[str, bool]]:
     """Cut `text` into segments, marking with True where a positive term's words match."""
-    prepared = Field.of(text)
+    prepared = _prepared(text)
     marked: list[tuple[int, int]] = []
     for term in profile.positives:
         for part in term.parts:
@@ -155,6 +156,13 @@ def highlight(
                     for i, j in spans(part.atom, prepared)
                 )
     return _segments(text, marked)
+
+
+@lru_cache(maxsize=4096)
+def _prepared(text: str) -> Field:
+    """A field's words, prepared once per text: a day's digests highlight the same papers over
+    and over, for every subscriber whose terms matched them (Field is immutable)."""
+    return Field.of(text)
 
 
 def _segments(text: str, marked: list[tuple[int, int]]) -> list[tuple[str, bool]]:
