@@ -1,8 +1,12 @@
 """Sending one claimed batch: re-check each row, hand it to the sender, record the outcome.
 
-Each step is its own short transaction, and the SMTP conversation happens between them, outside
-any transaction. A row is re-checked just before it is sent, so a subscriber who unsubscribed
-after the batch was claimed gets nothing, and a claim that lapsed meanwhile is left alone.
+The SMTP conversation happens between transactions, never inside one. After each send, one
+short transaction records that message's outcome and prepares the next one (re-checks it and
+counts the attempt); it commits before the next message goes out. So the outcome of every message
+but the one in flight is always stored, and a worker killed at any moment re-sends at most that
+one. The re-check sees the row and its subscriber as they are just before the send: a subscriber
+who unsubscribed after the batch was claimed gets nothing, and a claim that lapsed meanwhile is
+left to its new owner.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Integer, bindparam, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from digest.db import UTCDateTime
 from digest.mailer import ConnectionFailure, PermanentFailure, Sender, TemporaryFailure
 from digest.models import OutboxMessage, Subscriber
 from digest.services import Services
@@ -27,6 +33,37 @@ RETRY_FOR = timedelta(hours=20)
 FIRST_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(hours=1)
 HARD_FAILURE_LIMIT = 3
+
+Error = TemporaryFailure | PermanentFailure
+
+# The three statements every message goes through, built once (delivery is a hot loop).
+_ROW_ID = bindparam("row_id", type_=Integer)
+_NOW = bindparam("now", type_=UTCDateTime())
+# A claimed row with its subscriber, locked (SQLite ignores FOR UPDATE: BEGIN IMMEDIATE
+# serializes writers there).
+_CLAIMED_ROW = (
+    select(
+        OutboxMessage.id, OutboxMessage.state, OutboxMessage.claimed_by, OutboxMessage.kind,
+        OutboxMessage.created_at, OutboxMessage.to_addr, OutboxMessage.message,
+        OutboxMessage.attempts, OutboxMessage.first_attempt_at, OutboxMessage.subscriber_id,
+        Subscriber.id.label("subscriber_found"), Subscriber.status, Subscriber.unsubscribed_at,
+        Subscriber.hard_failures,
+    )
+    .outerjoin(Subscriber, Subscriber.id == OutboxMessage.subscriber_id)
+    .where(OutboxMessage.id == _ROW_ID)
+    .with_for_update(of=OutboxMessage)
+)
+_COUNT_ATTEMPT = (
+    update(OutboxMessage).where(OutboxMessage.id == _ROW_ID)
+    .values(attempts=bindparam("attempts_now", type_=Integer),
+            first_attempt_at=bindparam("first_now", type_=UTCDateTime()), claimed_at=_NOW)
+    .execution_options(synchronize_session=False)
+)
+_MARK_SENT = (
+    update(OutboxMessage).where(OutboxMessage.id == _ROW_ID)
+    .values(state="sent", sent_at=_NOW, last_error=None)
+    .execution_options(synchronize_session=False)
+)
 
 
 @dataclass
@@ -56,6 +93,9 @@ class Job:
     id: int
     to_addr: str
     message: bytes
+    subscriber_id: int | None = None
+    # The subscriber's permanent failures in a row when prepared: a delivery forgives them.
+    hard_failures: int = 0
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -92,30 +132,39 @@ class Batch:
 
     def run(self, ids: list[int]) -> None:
         """Send each claimed row; after a stop, hand the unsent rest back to the queue."""
-        down: TemporaryFailure | None = None
-        # One connection for the batch, but a short transaction per step; nothing is held open
-        # while the SMTP server is talking.
+        down: ConnectionFailure | None = None
+        done: tuple[Job, Error | None] | None = None  # sent (or tried), not yet recorded
+        rest = list(ids)
+        # One connection for the batch, one short transaction between two sends; nothing is
+        # held open while the SMTP server is talking.
         with self.sessions() as session:
-            for index, row_id in enumerate(ids):
+            while True:
                 session.expunge_all()  # every step reads fresh rows, never cached ones
-                if self.stopped:
-                    with session.begin():
-                        release(session, ids[index:], worker_id=self.worker_id)
-                    return
                 with session.begin():
-                    job = prepare(session, row_id, worker_id=self.worker_id, now=self.clock())
-                if not isinstance(job, Job):
-                    self.stats.count(job)
-                    continue
+                    if done is not None:
+                        self.stats.count(record(session, *done, now=self.clock(), rng=self.rng))
+                    job = self._next_job(session, rest)
+                if job is None:
+                    return
                 # Once no connection could be opened, the rest of the batch is deferred untried.
                 error = down or self._send(job)
                 if isinstance(error, ConnectionFailure):
                     down = error
-                with session.begin():
-                    state = record(session, job.id, error, now=self.clock(), rng=self.rng)
-                self.stats.count(state)
+                done = (job, error)
 
-    def _send(self, job: Job) -> TemporaryFailure | PermanentFailure | None:
+    def _next_job(self, session: Session, rest: list[int]) -> Job | None:
+        """Prepare the next row of `rest` that is to be sent (None: stopped, or none left)."""
+        if self.stopped and rest:
+            release(session, rest, worker_id=self.worker_id)
+            rest.clear()
+        while rest:
+            job = prepare(session, rest.pop(0), worker_id=self.worker_id, now=self.clock())
+            if isinstance(job, Job):
+                return job
+            self.stats.count(job)
+        return None
+
+    def _send(self, job: Job) -> Error | None:
         try:
             self.sender.send(self.from_addr, job.to_addr, job.message)
         except (TemporaryFailure, PermanentFailure) as exc:
@@ -130,53 +179,61 @@ def prepare(session: Session, row_id: int, *, worker_id: str, now: datetime) -> 
     Returns the Job to send, or the state the row was put in instead ("cancelled", "failed"),
     or None when the row is no longer ours (its claim lapsed, or it was deleted).
     """
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.execute(_CLAIMED_ROW, {"row_id": row_id}).one_or_none()
     if row is None or row.state != "sending" or row.claimed_by != worker_id:
         return None
-    reason = _cancel_reason(session, row)
+    reason = _cancel_reason(row)
     if reason is not None:
-        row.state, row.last_error = "cancelled", reason
+        _set(session, row_id, state="cancelled", last_error=reason)
         return "cancelled"
     if not row.message:
-        log.error("outbox row %d has no message to send", row.id)
-        row.state, row.last_error = "failed", "no message was stored for this row"
+        log.error("outbox row %d has no message to send", row_id)
+        _set(session, row_id, state="failed", last_error="no message was stored for this row")
         return "failed"
-    row.attempts += 1
-    row.first_attempt_at = row.first_attempt_at or now
-    row.claimed_at = now  # the claim runs from the start of this send, not of the batch
-    return Job(id=row.id, to_addr=row.to_addr, message=bytes(row.message))
+    # The claim runs from the start of this send, not of the batch.
+    session.execute(_COUNT_ATTEMPT, {"row_id": row_id, "attempts_now": row.attempts + 1,
+                                     "first_now": row.first_attempt_at or now, "now": now})
+    return Job(id=row_id, to_addr=row.to_addr, message=bytes(row.message),
+               subscriber_id=row.subscriber_id, hard_failures=row.hard_failures or 0)
 
 
-def _cancel_reason(session: Session, row: OutboxMessage) -> str | None:
-    """Why this row must not be sent any more, or None."""
+def _cancel_reason(row: Row) -> str | None:
+    """Why this row (joined with its subscriber) must not be sent any more, or None."""
     if row.subscriber_id is None:
         return None
-    subscriber = session.get(Subscriber, row.subscriber_id)
-    if subscriber is None:
+    if row.subscriber_found is None:
         return "cancelled: the subscriber was deleted"
-    if subscriber.status == "unsubscribed":
+    if row.status == "unsubscribed":
         # Mail queued before the unsubscribe never goes out; a confirmation asked for later
         # (the person subscribing again) does.
-        since = subscriber.unsubscribed_at
+        since = row.unsubscribed_at
         if row.kind == "digest" or since is None or row.created_at <= since:
             return "cancelled: the address unsubscribed"
-    if row.kind == "digest" and subscriber.status != "confirmed":
-        return f"cancelled: the subscriber is {subscriber.status}"
+    if row.kind == "digest" and row.status != "confirmed":
+        return f"cancelled: the subscriber is {row.status}"
     return None
+
+
+def _set(session: Session, row_id: int, **values: object) -> None:
+    """Update one outbox row in one statement."""
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record(
     session: Session,
-    row_id: int,
-    error: TemporaryFailure | PermanentFailure | None,
+    job: Job,
+    error: Error | None,
     *,
     now: datetime,
     rng: random.Random | None = None,
 ) -> str | None:
     """Store the outcome of one send; returns the row's new state."""
     if error is None:
-        return _record_sent(session, row_id, now=now)
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+        return _record_sent(session, job, now=now)
+    row = session.get(OutboxMessage, job.id, with_for_update=True)
     if row is None:
         return None
     if row.state in ("sent", "cancelled"):  # decided meanwhile by another worker or an unsubscribe
@@ -195,21 +252,18 @@ def record(
     return "deferred"
 
 
-def _record_sent(session: Session, row_id: int, *, now: datetime) -> str | None:
+def _record_sent(session: Session, job: Job, *, now: datetime) -> str | None:
     """Mark a row sent (one statement: this is the common case) and forgive past bounces."""
-    subscriber_ids = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row_id)
-        .values(state="sent", sent_at=now, last_error=None)
-        .returning(OutboxMessage.subscriber_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    if not subscriber_ids:
-        return None
-    if subscriber_ids[0][0] is not None:
+    marked = session.execute(_MARK_SENT, {"row_id": job.id, "now": now})
+    if not marked.rowcount:  # type: ignore[attr-defined]
+        return None  # deleted meanwhile, with its subscriber
+    # Only when there is something to forgive: most subscribers never bounced, and this saves
+    # a statement per message. (A bounce counted by another worker during this very send may
+    # then stand; the two happened at the same time, so either order is a true account.)
+    if job.subscriber_id is not None and job.hard_failures:
         session.execute(
             update(Subscriber)
-            .where(Subscriber.id == subscriber_ids[0][0], Subscriber.hard_failures != 0)
+            .where(Subscriber.id == job.subscriber_id, Subscriber.hard_failures != 0)
             .values(hard_failures=0)
             .execution_options(synchronize_session=False)
         )

@@ -2,9 +2,10 @@
 
 A row moves queued → sending → sent / deferred / failed / cancelled. Claims are short
 transactions (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite); the SMTP
-conversation happens outside any transaction, and each outcome is recorded in its own short
-transaction. So a worker killed at any moment leaves at most its in-flight message in doubt, and
-its claim lapses after STALE_CLAIM, when another worker (or its own restart) picks the row up.
+conversation happens outside any transaction, and each outcome is committed (together with the
+re-check of the next row, see delivery.py) before the next message is sent. So a worker killed at
+any moment leaves at most its in-flight message in doubt, and its claim lapses after STALE_CLAIM,
+when another worker (or its own restart) picks the row up.
 """
 
 from __future__ import annotations
