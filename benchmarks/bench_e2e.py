@@ -111,8 +111,10 @@ def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
     from digest import pipeline
     from digest.models import Digest
 
-    report = pipeline.plan(services, now=now)
-    assert report is not None, "another planner held the planning lock"
+    # plan() returns None only when it does not wait for the planning lock; this one waits.
+    report = pipeline.plan(services, now=now, wait=True)
+    if report is None:
+        raise RuntimeError("composing did not get the planning lock")
     with services.sessions() as session:
         papers = session.scalar(select(func.avg(Digest.paper_count))) or 0
     return {

@@ -4,36 +4,47 @@ A digest covers the papers first seen in its window, (last digest, this digest],
 profile as it stands now and are not yet in the subscriber's ledger (`DigestItem`, unique per
 subscriber and paper). Composing claims the subscriber's slot with a compare-and-set on
 `next_digest_at`, so a second `digest send` or a concurrent planner skips it instead of composing
-it twice; the unique keys on `Digest` and the outbox are the second line of defence.
+it twice; the unique keys on `Digest`, `DigestItem` and the outbox are the second line of defence.
 
-Scale: subscribers are read in batches by id, one transaction per batch, with one ProfileIndex per
-batch; papers are loaded and turned into matching Documents once per run (`paperpool`).
+Scale: due subscribers are matched in groups of GROUP_SIZE (one ProfileIndex per group, over
+papers loaded once per run by `paperpool`) and composed in batches of BATCH_SIZE, one transaction
+per batch that first locks the batch's rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
+`BEGIN IMMEDIATE` already excludes other writers). A batch is written set-wise: one claiming
+UPDATE, one INSERT each for digests, ledger rows and outbox rows. Should any of those meet a row
+another planner wrote, the batch's savepoint is rolled back and its subscribers are written one
+by one, each in its own savepoint, so a conflict skips one subscriber, never a batch.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
+from typing import Any, cast
 from zoneinfo import ZoneInfoNotFoundError
 
-from sqlalchemy import Select, and_, func, insert, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from digest import matching, outbox, render
-from digest.models import Digest, DigestItem, Paper, Subscriber
-from digest.paperpool import PaperPool
+from digest import matching, render
+from digest.db import Base
+from digest.entries import entry_for
+from digest.message import build_message
+from digest.models import Digest, DigestItem, OutboxMessage, Paper, Subscriber
+from digest.paperpool import Found, GroupMatches, PaperPool
 from digest.schedule import Schedule, Window, digest_window, first_due
 from digest.services import Services
 from digest.tokens import Tokens, digest_url, subscriber_links
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 1000  # subscribers composed per transaction
+GROUP_SIZE = 10_000  # subscribers matched at once: bounds the match results kept in memory
+QUEUE_CHUNK = 100  # messages built and inserted at a time: bounds the message bytes in memory
 Progress = Callable[[int, int], None]
 
 
@@ -45,6 +56,13 @@ class ComposeReport:
     empty: int = 0
     skipped: int = 0
     outbox_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: ComposeReport) -> None:
+        """Count `other`'s digests in this report too."""
+        self.composed += other.composed
+        self.empty += other.empty
+        self.skipped += other.skipped
+        self.outbox_ids += other.outbox_ids
 
 
 def schedule_of(subscriber: Subscriber) -> Schedule:
@@ -85,6 +103,21 @@ def count_due(session: Session, *, now: datetime, force: bool = False) -> int:
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
+@dataclass
+class Draft:
+    """One subscriber's part of a batch: the slot to claim and the papers to give, ranked."""
+
+    subscriber: Subscriber
+    window: Window
+    day: date  # the digest's date, in the subscriber's timezone
+    profile: matching.Profile | None  # None: unusable keywords; the slot passes, the papers wait
+    found: Found = field(default_factory=list)
+
+
+class _ClaimLost(Exception):
+    """Another planner moved a subscriber of the batch past this slot first."""
+
+
 class Composer:
     """Composes one run's digests: one Renderer, one PaperPool, one token maker."""
 
@@ -101,180 +134,198 @@ class Composer:
         """One Renderer per run (it caches each paper's fragment), built only when needed."""
         return render.Renderer(self.settings)
 
-    def due(self, session: Session, after_id: int, limit: int) -> list[Subscriber]:
-        """The next batch to compose, by id; rows another planner has locked are skipped."""
-        query = _active().where(Subscriber.id > after_id)
-        if not self.force:
-            query = query.where(Subscriber.next_digest_at <= self.now)
-        query = query.order_by(Subscriber.id).limit(limit).with_for_update(skip_locked=True)
+    def _due(self) -> Select[Subscriber]:
+        query = _active()
+        return query if self.force else query.where(Subscriber.next_digest_at <= self.now)
+
+    def match_group(
+        self, session: Session, after_id: int, limit: int
+    ) -> tuple[list[int], GroupMatches | None]:
+        """The next group of due subscribers by id (unlocked), and their profiles' matches."""
+        query = self._due().where(Subscriber.id > after_id).order_by(Subscriber.id).limit(limit)
+        group = list(session.scalars(query))
+        profiles: dict[Any, tuple[str, matching.Profile]] = {}
+        windows: list[Window] = []
+        for subscriber in group:
+            try:  # an unusable schedule or profile is logged when its batch is composed
+                windows.append(self._window(subscriber, schedule_of(subscriber)))
+                profiles[subscriber.id] = (
+                    subscriber.keywords,
+                    matching.parse_profile(subscriber.keywords),
+                )
+            except (ValueError, ZoneInfoNotFoundError, matching.KeywordError):
+                continue
+        ids = [subscriber.id for subscriber in group]
+        if not profiles:
+            return ids, None
+        start = min(window.start for window in windows)
+        end = max(window.end for window in windows)
+        return ids, self.pool.match_group(session, profiles, start, end)
+
+    def lock(self, session: Session, ids: Sequence[int]) -> list[Subscriber]:
+        """Those of `ids` still due, locked, as they stand now; rows others hold are skipped."""
+        query = (
+            self._due()
+            .where(Subscriber.id.in_(ids))
+            .order_by(Subscriber.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
         return list(session.scalars(query))
 
     def compose_batch(
-        self, session: Session, subscribers: Iterable[Subscriber], report: ComposeReport
+        self,
+        session: Session,
+        subscribers: Iterable[Subscriber],
+        report: ComposeReport,
+        group: GroupMatches | None = None,
     ) -> None:
-        """Compose each subscriber's digest; one failure skips that subscriber, not the batch."""
-        plans: dict[int, tuple[Subscriber, Window, matching.Profile]] = {}
-        index = matching.ProfileIndex()
-        for subscriber in subscribers:
-            plan = self._plan(session, subscriber, report)
-            if plan is not None:
-                plans[subscriber.id] = plan
-                index.add(subscriber.id, plan[2])
-        if not plans:
+        """Compose each locked subscriber's digest; one conflict skips that subscriber only."""
+        drafts = [
+            draft
+            for draft in (
+                self._draft(session, subscriber, group, report) for subscriber in subscribers
+            )
+            if draft is not None
+        ]
+        if not drafts:
             return
-        start = min(window.start for _, window, _ in plans.values())
-        end = max(window.end for _, window, _ in plans.values())
-        self.pool.ensure(session, start, end)
-        candidates = self.pool.between(start, end)
-        matches = index.match_all([document for _, document in candidates])
-        ledger = _ledger(session, list(plans), start)
-        for subscriber_id, (subscriber, window, profile) in plans.items():
-            entries = [
-                render.entry_for(paper, found, profile)
-                for paper, found in (
-                    (candidates[i][0], found) for i, found in matches.get(subscriber_id, ())
+        matched = [draft for draft in drafts if draft.found]
+        if matched:
+            since = min(draft.window.start for draft in matched)
+            given = _ledger(session, [draft.subscriber.id for draft in matched], since)
+            for draft in matched:
+                draft.found = _ranked(
+                    pair for pair in draft.found if (draft.subscriber.id, pair[0].id) not in given
                 )
-                if window.start < paper.first_seen_at <= window.end
-                and (subscriber_id, paper.id) not in ledger
-            ]
-            self._compose_one(session, subscriber, window, render.rank_entries(entries), report)
+        self._store(session, drafts, report)
 
-    def _plan(
-        self, session: Session, subscriber: Subscriber, report: ComposeReport
-    ) -> tuple[Subscriber, Window, matching.Profile] | None:
-        """The subscriber's window and parsed profile, or None (logged) when unusable."""
+    def _window(self, subscriber: Subscriber, schedule: Schedule) -> Window:
+        return digest_window(
+            schedule,
+            next_digest_at=subscriber.next_digest_at,
+            last_digest_at=subscriber.last_digest_at,
+            now=self.now,
+            force=self.force,
+        )
+
+    def _draft(
+        self,
+        session: Session,
+        subscriber: Subscriber,
+        group: GroupMatches | None,
+        report: ComposeReport,
+    ) -> Draft | None:
+        """The subscriber's window and matched papers, or None (logged) for an unusable schedule."""
         try:
             schedule = schedule_of(subscriber)
-            window = digest_window(
-                schedule,
-                next_digest_at=subscriber.next_digest_at,
-                last_digest_at=subscriber.last_digest_at,
-                now=self.now,
-                force=self.force,
-            )
+            window = self._window(subscriber, schedule)
         except (ValueError, ZoneInfoNotFoundError) as exc:
             logger.warning("subscriber %s skipped, unusable schedule: %s", subscriber.id, exc)
             report.skipped += 1
             return None
-        try:
-            return subscriber, window, matching.parse_profile(subscriber.keywords)
+        day = window.end.astimezone(schedule.zone).date()
+        start, end, keywords = window.start, window.end, subscriber.keywords
+        profile = group.profile(subscriber.id, keywords, start, end) if group else None
+        if profile is not None and group is not None:
+            return Draft(subscriber, window, day, profile, group.between(subscriber.id, start, end))
+        try:  # not matched with the group: the profile or the window changed since
+            profile = matching.parse_profile(keywords)
         except matching.KeywordError as exc:
             logger.warning("subscriber %s skipped, bad keywords: %s", subscriber.id, exc)
             # Their papers wait (last_digest_at stays); they are looked at again next slot.
-            if self._claim(session, subscriber, window, advance_window=False):
-                report.skipped += 1
-            return None
-
-    def _claim(
-        self, session: Session, subscriber: Subscriber, window: Window, advance_window: bool = True
-    ) -> bool:
-        """Move the subscriber past this slot, unless someone else did first (compare-and-set)."""
-        values = {"next_digest_at": window.next_at}
-        if advance_window:
-            values["last_digest_at"] = window.end
-        result = session.execute(
-            update(Subscriber)
-            .where(
-                Subscriber.id == subscriber.id,
-                Subscriber.status == "confirmed",
-                Subscriber.paused.is_(False),
-                Subscriber.next_digest_at.is_not_distinct_from(subscriber.next_digest_at),
-                Subscriber.last_digest_at.is_not_distinct_from(subscriber.last_digest_at),
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            return Draft(subscriber, window, day, None)
+        return Draft(
+            subscriber, window, day, profile, self.pool.match_one(session, profile, start, end)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _compose_one(
-        self,
-        session: Session,
-        subscriber: Subscriber,
-        window: Window,
-        entries: list[render.DigestEntry],
-        report: ComposeReport,
-    ) -> None:
-        """Claim the slot, store the digest and its ledger, and queue its email."""
+    def _store(self, session: Session, drafts: list[Draft], report: ComposeReport) -> None:
+        """Write the drafts set-wise; on a conflict, one by one, skipping the conflicting ones."""
         try:
             with session.begin_nested():
-                if not self._claim(session, subscriber, window):
-                    report.skipped += 1
-                    return
-                if not entries:
-                    report.empty += 1
-                    return
-                message_id = self._store(session, subscriber, window, entries)
-        except IntegrityError:
-            logger.info("digest for subscriber %s was composed elsewhere", subscriber.id)
-            report.skipped += 1
+                written = self._write(session, drafts)
+        except (IntegrityError, _ClaimLost):
+            if len(drafts) == 1:
+                logger.info(
+                    "digest for subscriber %s was composed elsewhere", drafts[0].subscriber.id
+                )
+                report.skipped += 1
+                return
+            for draft in drafts:
+                self._store(session, [draft], report)
             return
-        if message_id is None:
-            report.skipped += 1
-        else:
-            report.composed += 1
-            report.outbox_ids.append(message_id)
+        report.add(written)
 
-    def _store(
-        self,
-        session: Session,
-        subscriber: Subscriber,
-        window: Window,
-        entries: list[render.DigestEntry],
-    ) -> int | None:
-        """Insert Digest and DigestItems, render, and queue; the outbox row's id (None: refused)."""
-        digest = Digest(
-            subscriber_id=subscriber.id,
-            scheduled_for=window.scheduled_for,
-            window_start=window.start,
-            window_end=window.end,
-            paper_count=len(entries),
-            keywords=subscriber.keywords,
-            created_at=self.now,
+    def _write(self, session: Session, drafts: list[Draft]) -> ComposeReport:
+        """Claim every slot, then store the digests with their ledger and queue their emails."""
+        _claim(session, drafts)
+        written = ComposeReport(
+            empty=sum(draft.profile is not None and not draft.found for draft in drafts),
+            skipped=sum(draft.profile is None for draft in drafts),
         )
-        session.add(digest)
-        session.flush()
-        session.execute(
-            insert(DigestItem),
-            [
-                {
-                    "digest_id": digest.id,
-                    "subscriber_id": subscriber.id,
-                    "paper_id": entry.paper_id,
-                    "rank": rank,
-                    "matched_terms": list(entry.matched_terms),
-                    "in_title": entry.in_title,
-                }
-                for rank, entry in enumerate(entries, start=1)
-            ],
-        )
+        full = [draft for draft in drafts if draft.profile is not None and draft.found]
+        if not full:
+            return written
+        digest_ids = _insert_digests(session, full, now=self.now)
+        _insert_items(session, full, digest_ids)
+        for start in range(0, len(full), QUEUE_CHUNK):
+            chunk = full[start : start + QUEUE_CHUNK]
+            queued = self._queue(session, chunk, digest_ids)
+            written.composed += len(queued)
+            written.skipped += len(chunk) - len(queued)  # refused: already queued elsewhere
+            written.outbox_ids += queued
+        return written
+
+    def _queue(
+        self, session: Session, drafts: list[Draft], digest_ids: dict[int, int]
+    ) -> list[int]:
+        """Render each digest's email and queue it; the outbox ids of the rows inserted."""
+        rows = [self._email_row(draft, digest_ids[draft.subscriber.id]) for draft in drafts]
+        table = _table(OutboxMessage)
+        statement = _insert_or_ignore(session, table).returning(table.c.id)
+        return list(session.execute(statement, rows).scalars())
+
+    def _email_row(self, draft: Draft, digest_id: int) -> dict[str, Any]:
+        """The outbox row of one digest: its email rendered and built as a message."""
+        subscriber, window = draft.subscriber, draft.window
+        assert draft.profile is not None
+        profile = draft.profile
         base = self.settings.base_url
         links = subscriber_links(base, self.tokens, subscriber)
         email = self.renderer.digest(
-            entries[: self.settings.max_papers],
-            total=len(entries),
-            day=window.end.astimezone(schedule_of(subscriber).zone).date(),
+            # Only the papers the email shows are made entries; the web page shows the rest.
+            [
+                entry_for(paper, found, profile)
+                for paper, found in draft.found[: self.settings.max_papers]
+            ],
+            total=len(draft.found),
+            day=draft.day,
             keywords=subscriber.keywords,
             links=render.DigestLinks(
                 manage=links.manage,
                 unsubscribe=links.unsubscribe,
-                browser=digest_url(base, self.tokens, subscriber, digest.id),
+                browser=digest_url(base, self.tokens, subscriber, digest_id),
             ),
         )
-        message = outbox.queue_email(
-            session,
-            self.settings,
-            kind="digest",
-            dedupe_key=f"digest:{subscriber.id}:{window.scheduled_for.isoformat()}",
-            to_addr=subscriber.email,
-            subject=email.subject,
-            text=email.text,
-            html=email.html,
-            now=self.now,
-            subscriber_id=subscriber.id,
-            digest_id=digest.id,
-            unsubscribe_url=links.unsubscribe,
-        )
-        return None if message is None else message.id
+        dedupe_key = f"digest:{subscriber.id}:{window.scheduled_for.isoformat()}"
+        message = build_message(
+            self.settings, to_addr=subscriber.email, subject=email.subject, text=email.text,
+            html=email.html, message_key=dedupe_key, unsubscribe_url=links.unsubscribe,
+            date=self.now,
+        )  # fmt: skip
+        return {
+            "kind": "digest", "dedupe_key": dedupe_key, "to_addr": subscriber.email,
+            "subject": email.subject, "message": message, "subscriber_id": subscriber.id,
+            "digest_id": digest_id, "state": "queued", "attempts": 0,
+            "next_attempt_at": self.now, "created_at": self.now,
+        }  # fmt: skip
+
+
+def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:
+    """Pairs in digest order (matching.rank_key); sorted() is stable, so ties stay oldest first."""
+    return sorted(
+        pairs, key=lambda pair: matching.rank_key(pair[1], pair[0].upvotes, pair[0].published_at)
+    )
 
 
 def _ledger(session: Session, subscriber_ids: list[int], since: datetime) -> set[tuple[int, int]]:
@@ -287,6 +338,91 @@ def _ledger(session: Session, subscriber_ids: list[int], since: datetime) -> set
     return {(row[0], row[1]) for row in rows}
 
 
+def _claim(session: Session, drafts: list[Draft]) -> None:
+    """Move every subscriber past their slot at once (a compare-and-set per row); _ClaimLost if
+    some row changed since it was read. A bad profile's papers wait: last_digest_at stays."""
+    table = _table(Subscriber)
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("claim_id"),
+            table.c.status == "confirmed",
+            table.c.paused.is_(False),
+            table.c.next_digest_at.is_not_distinct_from(bindparam("old_next")),
+            table.c.last_digest_at.is_not_distinct_from(bindparam("old_last")),
+        )
+        .values(next_digest_at=bindparam("new_next"), last_digest_at=bindparam("new_last"))
+    )
+    rows = [
+        {
+            "claim_id": draft.subscriber.id,
+            "old_next": draft.subscriber.next_digest_at,
+            "old_last": draft.subscriber.last_digest_at,
+            "new_next": draft.window.next_at,
+            "new_last": (
+                draft.window.end if draft.profile is not None else draft.subscriber.last_digest_at
+            ),
+        }
+        for draft in drafts
+    ]
+    claimed = session.execute(statement, rows).rowcount  # type: ignore[attr-defined]
+    if claimed != len(rows):
+        raise _ClaimLost
+
+
+def _insert_digests(session: Session, drafts: list[Draft], *, now: datetime) -> dict[int, int]:
+    """Insert one Digest per draft; each subscriber's digest id."""
+    table = _table(Digest)
+    rows = [
+        {
+            "subscriber_id": draft.subscriber.id,
+            "scheduled_for": draft.window.scheduled_for,
+            "window_start": draft.window.start,
+            "window_end": draft.window.end,
+            "paper_count": len(draft.found),
+            "keywords": draft.subscriber.keywords,
+            "created_at": now,
+        }
+        for draft in drafts
+    ]
+    statement = insert(table).returning(table.c.subscriber_id, table.c.id)
+    return {row[0]: row[1] for row in session.execute(statement, rows)}
+
+
+def _insert_items(session: Session, drafts: list[Draft], digest_ids: dict[int, int]) -> None:
+    """Write the ledger: every matched paper of every digest, in rank order."""
+    rows = [
+        {
+            "digest_id": digest_ids[draft.subscriber.id],
+            "subscriber_id": draft.subscriber.id,
+            "paper_id": paper.id,
+            "rank": rank,
+            "matched_terms": list(found.terms),
+            "in_title": found.in_title,
+        }
+        for draft in drafts
+        for rank, (paper, found) in enumerate(draft.found, start=1)
+    ]
+    session.execute(insert(_table(DigestItem)), rows)
+
+
+def _table(model: type[Base]) -> Table:
+    """The model's Core table: bulk statements on it skip the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)
+
+
+def _insert_or_ignore(session: Session, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING: a row another process stored first is left alone."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        raise NotImplementedError(f"composing digests does not support {dialect}")
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
 def compose_due(
     services: Services,
     *,
@@ -294,6 +430,7 @@ def compose_due(
     force: bool = False,
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
+    group_size: int = GROUP_SIZE,
     progress: Progress | None = None,
 ) -> ComposeReport:
     """Compose every digest due at `now` (all confirmed, unpaused subscribers with `force`).
@@ -302,17 +439,16 @@ def compose_due(
     transaction that is rolled back, so it stores (and therefore sends) nothing.
     """
     composer = Composer(services, now=now, force=force)
+    sizes = (batch_size, max(group_size, batch_size))
     if not dry_run:
         with services.sessions.begin() as session:
             total = _prepare(session, now=now, force=force)
-        return _compose_batches(composer, services.sessions.begin, total, batch_size, progress)
+        return _compose_groups(composer, services.sessions.begin, total, sizes, progress)
     with services.sessions() as session:
         transaction = session.begin()
         try:
             total = _prepare(session, now=now, force=force)
-            return _compose_batches(
-                composer, lambda: nullcontext(session), total, batch_size, progress
-            )
+            return _compose_groups(composer, lambda: nullcontext(session), total, sizes, progress)
         finally:
             transaction.rollback()
 
@@ -324,24 +460,27 @@ def _prepare(session: Session, *, now: datetime, force: bool) -> int:
     return count_due(session, now=now, force=force)
 
 
-def _compose_batches(
+def _compose_groups(
     composer: Composer,
     unit: Callable[[], AbstractContextManager[Session]],
     total: int,
-    batch_size: int,
+    sizes: tuple[int, int],
     progress: Progress | None,
 ) -> ComposeReport:
-    """Compose batch after batch, each inside its own `unit` of work, until none is due."""
+    """Match group after group; compose each in batches, each inside its own `unit` of work."""
+    batch_size, group_size = sizes
     report = ComposeReport()
     done, after_id = 0, 0
     while True:
         with unit() as session:
-            batch = composer.due(session, after_id, batch_size)
-            if batch:
-                composer.compose_batch(session, batch, report)
-        if not batch:
+            ids, group = composer.match_group(session, after_id, group_size)
+        if not ids:
             return report
-        after_id = batch[-1].id
-        done += len(batch)
-        if progress is not None:
-            progress(done, max(total, done))
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start : start + batch_size]
+            with unit() as session:
+                composer.compose_batch(session, composer.lock(session, batch), report, group)
+            done += len(batch)
+            if progress is not None:
+                progress(done, max(total, done))
+        after_id = ids[-1]

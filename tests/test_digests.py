@@ -11,9 +11,9 @@ from email.policy import default
 
 import conftest
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
-from digest.digests import compose_due
+from digest.digests import Composer, ComposeReport, compose_due
 from digest.feeds.common import PaperIn
 from digest.models import Digest, DigestItem, OutboxMessage, Paper, Subscriber
 from digest.papers import store_papers
@@ -277,6 +277,84 @@ def test_batches_cover_every_subscriber_and_report_progress(services) -> None:
     assert all(digests_of(services, who) == [["2606.00002"]] for who in ids)
     with services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Paper)) == 1
+
+
+def test_a_batch_is_written_in_a_fixed_number_of_statements(services) -> None:
+    store(services, MON.replace(hour=10), *(paper(f"2606.0000{n}", f"Robot {n}") for n in range(3)))
+
+    def statements_to_compose(subscribers: int) -> int:
+        for n in range(subscribers):
+            subscribe(services, f"s{subscribers}-{n}@example.org", "robot*")
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:
+            seen.append(statement)
+
+        event.listen(services.engine, "before_cursor_execute", count)
+        try:
+            report = compose_due(services, now=TUE.replace(hour=7))
+        finally:
+            event.remove(services.engine, "before_cursor_execute", count)
+        assert report.composed == subscribers
+        return len(seen)
+
+    assert statements_to_compose(40) == statements_to_compose(4)
+
+
+def test_a_digest_composed_elsewhere_skips_that_subscriber_only(services, caplog) -> None:
+    ids = [subscribe(services, f"s{n}@example.org", "robot*") for n in range(5)]
+    store(services, MON.replace(hour=10), paper("2606.00002", "Robotic hands"))
+    now = TUE.replace(hour=7)
+    compose_due(services, now=MON.replace(hour=12))  # plans everyone's next digest: Tuesday 07:00
+    with services.sessions.begin() as session:  # another planner stored one digest but no claim
+        session.add(
+            Digest(
+                subscriber_id=ids[2], scheduled_for=now, window_start=MON, window_end=now,
+                keywords="robot*", created_at=now,
+            )
+        )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="digest.digests"):
+        report = compose_due(services, now=now)
+    assert (report.composed, report.skipped) == (4, 1)
+    assert f"digest for subscriber {ids[2]} was composed elsewhere" in caplog.text
+    given = [digests_of(services, who) for who in ids]
+    assert given == [[["2606.00002"]]] * 2 + [[[]]] + [[["2606.00002"]]] * 2  # [] the other's
+    assert count(services, OutboxMessage) == 4
+    with services.sessions() as session:  # the skipped subscriber's slot is left to a later run
+        assert session.get(Subscriber, ids[2]).next_digest_at == now
+
+
+def test_a_profile_changed_after_its_group_was_matched_is_matched_again(services) -> None:
+    who = subscribe(services, "ada@example.org", "robot*")
+    store(
+        services, MON.replace(hour=10),
+        paper("2606.00002", "Robotic hands"), paper("2606.00003", "Juggling balls"),
+    )  # fmt: skip
+    now = TUE.replace(hour=7)
+    compose_due(services, now=MON.replace(hour=12))
+    composer = Composer(services, now=now)
+    with services.sessions.begin() as session:
+        ids, group = composer.match_group(session, 0, 100)
+    assert ids == [who] and group is not None
+    change(services, who, keywords="juggling")  # between matching and composing
+    report = ComposeReport()
+    with services.sessions.begin() as session:
+        composer.compose_batch(session, composer.lock(session, ids), report, group)
+    assert report.composed == 1
+    assert digests_of(services, who) == [["2606.00003"]]
+
+
+def test_digest_order_is_title_matches_then_more_terms_then_upvotes(services) -> None:
+    who = subscribe(services, "ada@example.org", "robot*\ngrasp*")
+    store(
+        services, MON.replace(hour=10),
+        paper("2606.00001", "A survey", "Robots that grasp."),
+        paper("2606.00002", "Robot arms", "Arms."),
+        paper("2606.00003", "Grasping robots", "Hands."),
+        paper("2606.00004", "Notes", "On robots."),
+    )  # fmt: skip
+    compose_due(services, now=TUE.replace(hour=7))
+    assert digests_of(services, who) == [["2606.00003", "2606.00002", "2606.00001", "2606.00004"]]
 
 
 # --- PostgreSQL: planners racing --------------------------------------------------------------
