@@ -59,4 +59,10 @@ def scheduler(lazy: LazyServices) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    run_scheduler(lazy.get())
+    services = lazy.get()
+    if services.engine.dialect.name == "sqlite":
+        logging.getLogger("digest.scheduler").warning(
+            "SQLite: run only one scheduler (or `digest serve`) at a time; "
+            "use PostgreSQL for several"
+        )
+    run_scheduler(services)
