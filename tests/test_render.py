@@ -345,3 +345,15 @@ def test_only_the_terms_that_matched_are_highlighted_and_entries_are_shared() ->
     assert [text for text, hit in alone.title_segments if hit] == ["Diffusion"]
     (changed,) = entries(later, keywords="diffusion")
     assert changed.title == "Diffusion for juggling, v2"
+
+
+def test_text_is_wrapped_at_72_columns_without_breaking_urls() -> None:
+    from digest.render import wrap
+
+    url = "https://arxiv.org/abs/2607.23193?" + "x" * 80
+    text = ("word " * 40) + url + " tail\n\nsecond   paragraph"
+    lines = wrap(text).split("\n")
+    assert all(len(line) <= 72 for line in lines if line != url)
+    assert url in lines
+    assert lines[-3:] == ["tail", "", "second paragraph"]
+    assert " ".join(wrap(text).split()) == " ".join(text.split())
