@@ -96,6 +96,19 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def insert_or_ignore(session: Session, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on `table`: a row another process stored first (same
+    unique key) is left alone, atomically and without an error, on PostgreSQL and SQLite."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        raise NotImplementedError(f"digest does not support the {dialect} database")
+    return insert(table).on_conflict_do_nothing()
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory; callers own transactions with `with factory.begin() as session:`."""
     return sessionmaker(bind=engine, expire_on_commit=False)

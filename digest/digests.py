@@ -30,11 +30,11 @@ from sqlalchemy import Select, Table, and_, bindparam, func, insert, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from digest import matching, render
+from digest import matching, outbox, render
 from digest.db import Base
 from digest.entries import entry_for
 from digest.message import build_message
-from digest.models import Digest, DigestItem, OutboxMessage, Paper, Subscriber
+from digest.models import Digest, DigestItem, Paper, Subscriber
 from digest.paperpool import Found, GroupMatches, PaperPool
 from digest.schedule import Schedule, Window, digest_window, first_due
 from digest.services import Services
@@ -281,9 +281,7 @@ class Composer:
     ) -> list[int]:
         """Render each digest's email and queue it; the outbox ids of the rows inserted."""
         rows = [self._email_row(draft, digest_ids[draft.subscriber.id]) for draft in drafts]
-        table = _table(OutboxMessage)
-        statement = _insert_or_ignore(session, table).returning(table.c.id)
-        return list(session.execute(statement, rows).scalars())
+        return outbox.enqueue_many(session, rows)
 
     def _email_row(self, draft: Draft, digest_id: int) -> dict[str, Any]:
         """The outbox row of one digest: its email rendered and built as a message."""
@@ -313,12 +311,11 @@ class Composer:
             html=email.html, message_key=dedupe_key, unsubscribe_url=links.unsubscribe,
             date=self.now,
         )  # fmt: skip
-        return {
-            "kind": "digest", "dedupe_key": dedupe_key, "to_addr": subscriber.email,
-            "subject": email.subject, "message": message, "subscriber_id": subscriber.id,
-            "digest_id": digest_id, "state": "queued", "attempts": 0,
-            "next_attempt_at": self.now, "created_at": self.now,
-        }  # fmt: skip
+        return outbox.outbox_row(
+            kind="digest", dedupe_key=dedupe_key, to_addr=subscriber.email,
+            subject=email.subject, message=message, now=self.now,
+            subscriber_id=subscriber.id, digest_id=digest_id,
+        )  # fmt: skip
 
 
 def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:
@@ -409,18 +406,6 @@ def _insert_items(session: Session, drafts: list[Draft], digest_ids: dict[int, i
 def _table(model: type[Base]) -> Table:
     """The model's Core table: bulk statements on it skip the ORM's per-row bookkeeping."""
     return cast(Table, model.__table__)
-
-
-def _insert_or_ignore(session: Session, table: Any) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING: a row another process stored first is left alone."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise NotImplementedError(f"composing digests does not support {dialect}")
-    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def compose_due(

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
-from digest.db import utcnow
+from digest.db import insert_or_ignore, utcnow
 from digest.delivery import Batch, DeliveryStats
 from digest.mailer import Sender, build_message, make_sender
 from digest.models import OutboxMessage
@@ -37,8 +38,41 @@ KEEP_ROWS_AT_LEAST = timedelta(days=1)
 
 __all__ = [
     "STALE_CLAIM", "DeliveryStats", "cancel_for_subscriber", "claim", "deliver", "enqueue",
-    "purge_old_messages", "queue_email", "recover_stale_claims", "run_worker",
+    "enqueue_many", "outbox_row", "purge_old_messages", "queue_email", "recover_stale_claims",
+    "run_worker",
 ]
+
+
+def outbox_row(
+    *,
+    kind: str,
+    dedupe_key: str,
+    to_addr: str,
+    subject: str,
+    message: bytes,
+    now: datetime,
+    subscriber_id: int | None = None,
+    digest_id: int | None = None,
+) -> dict[str, Any]:
+    """The values of a new, queued outbox row (for `enqueue_many`)."""
+    return {
+        "kind": kind, "dedupe_key": dedupe_key, "to_addr": to_addr, "subject": subject,
+        "message": message, "subscriber_id": subscriber_id, "digest_id": digest_id,
+        "state": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }  # fmt: skip
+
+
+def enqueue_many(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Store many messages (values from `outbox_row`) in one statement; the ids of those stored.
+
+    INSERT … ON CONFLICT DO NOTHING is atomic: two processes queueing the same message (same
+    dedupe_key or digest) at the same moment store it once, and neither sees an error.
+    """
+    if not rows:
+        return []
+    session.flush()
+    statement = insert_or_ignore(session, OutboxMessage.__table__).returning(OutboxMessage.id)
+    return list(session.execute(statement, list(rows)).scalars())
 
 
 def enqueue(
@@ -54,26 +88,13 @@ def enqueue(
     digest_id: int | None = None,
 ) -> OutboxMessage | None:
     """Store a message to send; None when one with this dedupe_key (or digest) is already stored."""
-    values = {
-        "kind": kind, "dedupe_key": dedupe_key, "to_addr": to_addr, "subject": subject,
-        "message": message, "subscriber_id": subscriber_id, "digest_id": digest_id,
-        "state": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
-    }
+    row = outbox_row(
+        kind=kind, dedupe_key=dedupe_key, to_addr=to_addr, subject=subject, message=message,
+        now=now, subscriber_id=subscriber_id, digest_id=digest_id,
+    )  # fmt: skip
     session.flush()
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise NotImplementedError(f"the outbox does not support {dialect}")
-    # INSERT … ON CONFLICT DO NOTHING is atomic: two processes queueing the same message at the
-    # same moment store it once, and neither sees an error.
-    statement = (
-        insert(OutboxMessage).values(**values).on_conflict_do_nothing()
-        .returning(OutboxMessage.id)
-    )
-    new_id = session.execute(statement).scalar_one_or_none()
+    statement = insert_or_ignore(session, OutboxMessage.__table__).values(**row)
+    new_id = session.execute(statement.returning(OutboxMessage.id)).scalar_one_or_none()
     return None if new_id is None else session.get(OutboxMessage, new_id)
 
 

@@ -351,3 +351,24 @@ def test_purge_leaves_the_per_address_confirmation_cap_counting(services, clock)
         assert links_sent_recently(session, "ada@example.com", now=clock()) == 3
     with pytest.raises(ValueError, match="keep_rows"):
         purge(services, clock, keep_rows=timedelta(hours=23))
+
+
+def test_enqueue_many_stores_each_new_message_once_and_returns_their_ids(services, clock) -> None:
+    from digest.outbox import enqueue_many, outbox_row
+
+    def rows(*keys: str) -> list[dict]:
+        return [
+            outbox_row(kind="notice", dedupe_key=key, to_addr=f"{key}@example.org",
+                       subject="s", message=b"m", now=clock())
+            for key in keys
+        ]
+
+    with services.sessions.begin() as session:
+        first = enqueue_many(session, rows("a", "b"))
+    with services.sessions.begin() as session:
+        second = enqueue_many(session, rows("b", "c"))  # b is already queued: left alone
+        assert enqueue_many(session, []) == []
+    assert len(first) == 2 and len(second) == 1 and second[0] not in first
+    with services.sessions() as session:
+        stored = session.scalars(select(OutboxMessage.dedupe_key).order_by(OutboxMessage.id))
+        assert list(stored) == ["a", "b", "c"]
