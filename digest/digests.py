@@ -21,20 +21,20 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from digest import matching, outbox, render
-from digest.db import Base
+from digest import ledger, matching, outbox, render
 from digest.entries import entry_for
+from digest.ledger import Draft
 from digest.message import build_message
-from digest.models import Digest, DigestItem, Paper, Subscriber
+from digest.models import Paper, Subscriber
 from digest.paperpool import Found, GroupMatches, PaperPool
 from digest.schedule import Schedule, Window, digest_window, first_due
 from digest.services import Services
@@ -101,21 +101,6 @@ def count_due(session: Session, *, now: datetime, force: bool = False) -> int:
     """How many subscribers a composing run at `now` would look at."""
     query = _active().where(Subscriber.next_digest_at <= now) if not force else _active()
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
-
-
-@dataclass
-class Draft:
-    """One subscriber's part of a batch: the slot to claim and the papers to give, ranked."""
-
-    subscriber: Subscriber
-    window: Window
-    day: date  # the digest's date, in the subscriber's timezone
-    profile: matching.Profile | None  # None: unusable keywords; the slot passes, the papers wait
-    found: Found = field(default_factory=list)
-
-
-class _ClaimLost(Exception):
-    """Another planner moved a subscriber of the batch past this slot first."""
 
 
 class Composer:
@@ -193,7 +178,7 @@ class Composer:
         matched = [draft for draft in drafts if draft.found]
         if matched:
             since = min(draft.window.start for draft in matched)
-            given = _ledger(session, [draft.subscriber.id for draft in matched], since)
+            given = ledger.given(session, [draft.subscriber.id for draft in matched], since)
             for draft in matched:
                 draft.found = _ranked(
                     pair for pair in draft.found if (draft.subscriber.id, pair[0].id) not in given
@@ -244,7 +229,7 @@ class Composer:
         try:
             with session.begin_nested():
                 written = self._write(session, drafts)
-        except (IntegrityError, _ClaimLost):
+        except (IntegrityError, ledger.ClaimLost):
             if len(drafts) == 1:
                 logger.info(
                     "digest for subscriber %s was composed elsewhere", drafts[0].subscriber.id
@@ -258,7 +243,7 @@ class Composer:
 
     def _write(self, session: Session, drafts: list[Draft]) -> ComposeReport:
         """Claim every slot, then store the digests with their ledger and queue their emails."""
-        _claim(session, drafts)
+        ledger.claim(session, drafts)
         written = ComposeReport(
             empty=sum(draft.profile is not None and not draft.found for draft in drafts),
             skipped=sum(draft.profile is None for draft in drafts),
@@ -266,8 +251,8 @@ class Composer:
         full = [draft for draft in drafts if draft.profile is not None and draft.found]
         if not full:
             return written
-        digest_ids = _insert_digests(session, full, now=self.now)
-        _insert_items(session, full, digest_ids)
+        digest_ids = ledger.insert_digests(session, full, now=self.now)
+        ledger.insert_items(session, full, digest_ids)
         for start in range(0, len(full), QUEUE_CHUNK):
             chunk = full[start : start + QUEUE_CHUNK]
             queued = self._queue(session, chunk, digest_ids)
@@ -323,89 +308,6 @@ def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:
     return sorted(
         pairs, key=lambda pair: matching.rank_key(pair[1], pair[0].upvotes, pair[0].published_at)
     )
-
-
-def _ledger(session: Session, subscriber_ids: list[int], since: datetime) -> set[tuple[int, int]]:
-    """(subscriber, paper) pairs already given, for papers first seen after `since`."""
-    rows = session.execute(
-        select(DigestItem.subscriber_id, DigestItem.paper_id)
-        .join(Paper, and_(Paper.id == DigestItem.paper_id, Paper.first_seen_at > since))
-        .where(DigestItem.subscriber_id.in_(subscriber_ids))
-    )
-    return {(row[0], row[1]) for row in rows}
-
-
-def _claim(session: Session, drafts: list[Draft]) -> None:
-    """Move every subscriber past their slot at once (a compare-and-set per row); _ClaimLost if
-    some row changed since it was read. A bad profile's papers wait: last_digest_at stays."""
-    table = _table(Subscriber)
-    statement = (
-        update(table)
-        .where(
-            table.c.id == bindparam("claim_id"),
-            table.c.status == "confirmed",
-            table.c.paused.is_(False),
-            table.c.next_digest_at.is_not_distinct_from(bindparam("old_next")),
-            table.c.last_digest_at.is_not_distinct_from(bindparam("old_last")),
-        )
-        .values(next_digest_at=bindparam("new_next"), last_digest_at=bindparam("new_last"))
-    )
-    rows = [
-        {
-            "claim_id": draft.subscriber.id,
-            "old_next": draft.subscriber.next_digest_at,
-            "old_last": draft.subscriber.last_digest_at,
-            "new_next": draft.window.next_at,
-            "new_last": (
-                draft.window.end if draft.profile is not None else draft.subscriber.last_digest_at
-            ),
-        }
-        for draft in drafts
-    ]
-    claimed = session.execute(statement, rows).rowcount  # type: ignore[attr-defined]
-    if claimed != len(rows):
-        raise _ClaimLost
-
-
-def _insert_digests(session: Session, drafts: list[Draft], *, now: datetime) -> dict[int, int]:
-    """Insert one Digest per draft; each subscriber's digest id."""
-    table = _table(Digest)
-    rows = [
-        {
-            "subscriber_id": draft.subscriber.id,
-            "scheduled_for": draft.window.scheduled_for,
-            "window_start": draft.window.start,
-            "window_end": draft.window.end,
-            "paper_count": len(draft.found),
-            "keywords": draft.subscriber.keywords,
-            "created_at": now,
-        }
-        for draft in drafts
-    ]
-    statement = insert(table).returning(table.c.subscriber_id, table.c.id)
-    return {row[0]: row[1] for row in session.execute(statement, rows)}
-
-
-def _insert_items(session: Session, drafts: list[Draft], digest_ids: dict[int, int]) -> None:
-    """Write the ledger: every matched paper of every digest, in rank order."""
-    rows = [
-        {
-            "digest_id": digest_ids[draft.subscriber.id],
-            "subscriber_id": draft.subscriber.id,
-            "paper_id": paper.id,
-            "rank": rank,
-            "matched_terms": list(found.terms),
-            "in_title": found.in_title,
-        }
-        for draft in drafts
-        for rank, (paper, found) in enumerate(draft.found, start=1)
-    ]
-    session.execute(insert(_table(DigestItem)), rows)
-
-
-def _table(model: type[Base]) -> Table:
-    """The model's Core table: bulk statements on it skip the ORM's per-row bookkeeping."""
-    return cast(Table, model.__table__)
 
 
 def compose_due(
