@@ -43,9 +43,12 @@ def deliver_command(lazy: LazyServices, retry_now: bool) -> None:
     """Deliver the queued mail that is due, then exit."""
     services = lazy.get()
     check_outbox(services)
+    from digest.pipeline import SendSummary
+
     stats = deliver(services, worker_id=f"deliver@{default_worker_id()}", retry_now=retry_now)
-    click.echo(f"sent {stats.sent}, empty 0, deferred {stats.deferred}, failed {stats.failed}")
-    if stats.deferred or stats.failed:
+    summary = SendSummary(sent=stats.sent, deferred=stats.deferred, failed=stats.failed)
+    click.echo(summary.line())  # the same summary line as `digest send`; nothing is composed here
+    if not summary.ok:
         raise SystemExit(1)
 
 
