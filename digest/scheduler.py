@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 from datetime import UTC
-from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -30,6 +28,7 @@ from digest import outbox, pipeline
 from digest.db import utcnow
 from digest.locks import exclusive
 from digest.services import Services
+from digest.signals import stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -144,26 +143,16 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
 def run_scheduler(services: Services) -> None:
     """Run the jobs in this process until SIGTERM or SIGINT, then stop cleanly.
 
-    The signal handler only sets an event; the shutdown happens here in the main thread. (Calling
-    `shutdown(wait=True)` from inside a handler can deadlock: the interrupted main thread may
-    hold a scheduler lock that a finishing job thread needs.) That is why this runs a
-    BackgroundScheduler and waits, rather than a BlockingScheduler.
+    The signal only sets an event (from a thread: see signals.py); the shutdown happens here in
+    the main thread. (Calling `shutdown(wait=True)` from inside a handler can deadlock: the
+    interrupted main thread may hold a scheduler lock that a finishing job thread needs.) That
+    is why this runs a BackgroundScheduler and waits, rather than a BlockingScheduler.
     """
     stop_requested = threading.Event()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        logger.info("received signal %d, stopping the scheduler", signum)
-        stop_requested.set()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_on_signals(stop_requested, logger, "%s received, stopping the scheduler"):
         scheduler = start_scheduler(services)
         logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
-        while not stop_requested.wait(timeout=60):
-            pass
+        stop_requested.wait()
         # wait=True: the job in hand (a delivery mid-batch) finishes rather than being cut off.
         scheduler.shutdown(wait=True)
         logger.info("scheduler stopped")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

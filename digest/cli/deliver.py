@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
-from types import FrameType
 
 import click
 from sqlalchemy import select
@@ -17,6 +15,7 @@ from digest.cli import LazyServices, main, pass_services
 from digest.models import OutboxMessage
 from digest.outbox import deliver, run_worker
 from digest.services import Services
+from digest.signals import stop_on_signals
 
 
 def default_worker_id() -> str:
@@ -62,18 +61,9 @@ def worker_command(lazy: LazyServices, worker_id: str | None, idle_sleep: float)
     services = lazy.get()
     check_outbox(services)
     name = worker_id or default_worker_id()
+    log = logging.getLogger("digest.worker")
     if services.engine.dialect.name == "sqlite":
-        logging.getLogger("digest.worker").warning(
-            "SQLite: run only one worker at a time; use PostgreSQL for several workers"
-        )
+        log.warning("SQLite: run only one worker at a time; use PostgreSQL for several workers")
     stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        logging.getLogger("digest.worker").info(
-            "%s received; stopping after the message in flight", signal.Signals(signum).name
-        )
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    run_worker(services, worker_id=name, stop=stop, idle_sleep=idle_sleep)
+    with stop_on_signals(stop, log, "%s received; stopping after the message in flight"):
+        run_worker(services, worker_id=name, stop=stop, idle_sleep=idle_sleep)
