@@ -8,11 +8,14 @@ a row another planner wrote (ClaimLost, or an IntegrityError on a unique key).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest import matching
@@ -98,21 +101,59 @@ def insert_digests(session: Session, drafts: list[Draft], *, now: datetime) -> d
     return {row[0]: row[1] for row in session.execute(statement, rows)}
 
 
+ITEM_COLUMNS = ("digest_id", "subscriber_id", "paper_id", "rank", "matched_terms", "in_title")
+
+
 def insert_items(session: Session, drafts: list[Draft], digest_ids: dict[int, int]) -> None:
-    """Write the ledger: every matched paper of every digest, in rank order."""
+    """Write the ledger: every matched paper of every digest, in rank order.
+
+    This is the largest write of composing (about 50 rows per digest). On PostgreSQL with
+    psycopg it is one COPY; elsewhere one executemany INSERT. A row that breaks a unique key
+    raises IntegrityError either way.
+    """
     rows = [
-        {
-            "digest_id": digest_ids[draft.subscriber.id],
-            "subscriber_id": draft.subscriber.id,
-            "paper_id": paper.id,
-            "rank": rank,
-            "matched_terms": list(found.terms),
-            "in_title": found.in_title,
-        }
+        (
+            digest_ids[draft.subscriber.id],
+            draft.subscriber.id,
+            paper.id,
+            rank,
+            list(found.terms),
+            found.in_title,
+        )
         for draft in drafts
         for rank, (paper, found) in enumerate(draft.found, start=1)
     ]
-    session.execute(insert(_table(DigestItem)), rows)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        copy_rows(connection, _table(DigestItem), ITEM_COLUMNS, rows)
+    else:
+        session.execute(
+            insert(_table(DigestItem)), [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
+        )
+
+
+def copy_rows(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY `rows` into `table` within the connection's transaction (PostgreSQL, psycopg 3).
+
+    Several times faster than an executemany INSERT for hundreds of thousands of rows. A list
+    value is written as JSON. A unique or foreign key violation raises SQLAlchemy's
+    IntegrityError, as the INSERT would; the caller's savepoint then rolls it back.
+    """
+    import psycopg
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    names = ", ".join(f'"{name}"' for name in columns)
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    try:
+        with dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
+            for row in rows:
+                copy.write_row([dumps(v) if isinstance(v, list) else v for v in row])
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
 
 
 def _table(model: type[Base]) -> Table:
