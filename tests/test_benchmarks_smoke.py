@@ -39,15 +39,19 @@ def test_smtp_benchmark_delivers_every_message_both_ways() -> None:
     assert [row.benchmark for row in rows] == ["SMTP delivery", "SMTP delivery"]
 
 
-def test_end_to_end_benchmark_sends_every_composed_digest(tmp_path: Path) -> None:
-    results = bench_e2e.run_scenario(f"sqlite:///{tmp_path / 'bench.db'}", 20, 30)
+@pytest.mark.parametrize("workers", [0, 1])
+def test_end_to_end_benchmark_sends_every_composed_digest(tmp_path: Path, workers: int) -> None:
+    """After composing (`digest send` alone), or alongside it by a worker process."""
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    results = bench_e2e.run_scenario(url, 20, 30, workers=workers)
     composed = results["compose"]["composed"]
     assert results["subscribers"]["imported"] == 20
     assert composed + results["compose"]["empty"] == 20
     assert composed > 0
     assert results["deliver"]["sent"] == results["deliver"]["received"] == composed
     rows = bench_e2e.rows_for("SQLite", 20, 30, results)
-    assert rows[-1].scenario.endswith("compose → SMTP total")
+    assert "compose → SMTP total" in rows[-1].scenario
+    assert ("(overlapped)" in rows[-1].scenario) == bool(workers)
 
 
 def test_workers_benchmark_sends_each_message_once(database_url: str, sessions) -> None:
