@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from digest import matching
@@ -138,8 +138,9 @@ def copy_rows(
     """COPY `rows` into `table` within the connection's transaction (PostgreSQL, psycopg 3).
 
     Several times faster than an executemany INSERT for hundreds of thousands of rows. A list
-    value is written as JSON. A unique or foreign key violation raises SQLAlchemy's
-    IntegrityError, as the INSERT would; the caller's savepoint then rolls it back.
+    value is written as JSON. A driver error is raised as SQLAlchemy's own (a unique or foreign
+    key violation as IntegrityError, a lost connection as OperationalError), as the INSERT's
+    would be; the caller's savepoint then rolls it back.
     """
     import psycopg
 
@@ -152,8 +153,8 @@ def copy_rows(
         with dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
             for row in rows:
                 copy.write_row([dumps(v) if isinstance(v, list) else v for v in row])
-    except psycopg.IntegrityError as exc:
-        raise IntegrityError(statement, None, exc) from exc
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def _table(model: type[Base]) -> Table:
