@@ -111,7 +111,7 @@ def insert_items(session: Session, drafts: list[Draft], digest_ids: dict[int, in
     psycopg it is one COPY; elsewhere one executemany INSERT. A row that breaks a unique key
     raises IntegrityError either way.
     """
-    rows = [
+    rows = (  # a generator: COPY streams the rows without a list of them all
         (
             digest_ids[draft.subscriber.id],
             draft.subscriber.id,
@@ -122,7 +122,7 @@ def insert_items(session: Session, drafts: list[Draft], digest_ids: dict[int, in
         )
         for draft in drafts
         for rank, (paper, found) in enumerate(draft.found, start=1)
-    ]
+    )
     connection = session.connection()
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         copy_rows(connection, _table(DigestItem), ITEM_COLUMNS, rows)
