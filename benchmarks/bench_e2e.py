@@ -87,7 +87,7 @@ def _write_profile(profiler: Any, path: Path) -> None:
 
 
 def _store_papers(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
-    from digest.papers import store_papers
+    from digest.papers.store import store_papers
 
     fetched = now - datagen.FETCHED_BEFORE
     papers = datagen.paper_ins(extra["papers"], random.Random(11), fetched)
@@ -98,7 +98,7 @@ def _store_papers(services: Any, now: datetime, extra: dict[str, Any]) -> dict[s
 
 
 def _import(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
-    from digest.roster import import_csv
+    from digest.subscribers.roster import import_csv
 
     with open(extra["csv"], encoding="utf-8") as handle:
         report = import_csv(
@@ -132,8 +132,8 @@ def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
 
 
 def _deliver(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
-    from digest import outbox
-    from digest.mailer import make_sender
+    from digest.mail import outbox
+    from digest.mail.mailer import make_sender
 
     sender = make_sender(services.settings)
     try:
@@ -145,8 +145,8 @@ def _deliver(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
 
 def _worker(url: str, instance: str, port: int, composing: Any, results: Any, index: int) -> None:
     """A `digest worker` process: deliver until composing has finished and nothing is due."""
-    from digest import outbox
-    from digest.mailer import make_sender
+    from digest.mail import outbox
+    from digest.mail.mailer import make_sender
     from digest.services import build_services
 
     services = build_services(datagen.bench_settings(url, Path(instance), port))

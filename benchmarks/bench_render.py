@@ -20,8 +20,8 @@ from benchmarks import datagen
 from benchmarks.datagen import Row
 from benchmarks.vocabulary import make_profiles
 from digest import matching
-from digest.mailer import build_message
-from digest.render import DigestEntry, DigestLinks, Renderer, entry_for, rank_entries
+from digest.mail.mailer import build_message
+from digest.mail.render import DigestEntry, DigestLinks, Renderer, entry_for, rank_entries
 from digest.tokens import Tokens, digest_url, subscriber_links
 
 PAPERS_PER_DIGEST = 10

@@ -22,7 +22,7 @@ from types import TracebackType
 from benchmarks import datagen
 from benchmarks.datagen import Row
 from digest.config import SmtpConfig
-from digest.mailer import SMTPSender, build_message
+from digest.mail.mailer import SMTPSender, build_message
 
 
 class SmtpSink:
@@ -82,7 +82,7 @@ def _serve(port: int, count: object, ready: object, stop: object) -> None:
 def digest_messages(count: int, seed: int = 5) -> list[tuple[str, bytes]]:
     """`count` (recipient, message) pairs: real ten-paper digests, serialized for SMTP."""
     from benchmarks.bench_render import sample_digests
-    from digest.render import Renderer
+    from digest.mail.render import Renderer
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = datagen.bench_settings("sqlite://", Path(tmp))

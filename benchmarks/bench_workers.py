@@ -75,8 +75,8 @@ def queue_messages(url: str, count: int) -> None:
 
 def _worker(url: str, instance: str, port: int, name: str, barrier: Any, results: Any) -> None:
     """One delivery process: wait for the others, deliver until nothing is due, report."""
-    from digest import outbox
-    from digest.mailer import make_sender
+    from digest.mail import outbox
+    from digest.mail.mailer import make_sender
     from digest.services import build_services
 
     services = build_services(datagen.bench_settings(url, Path(instance), port))

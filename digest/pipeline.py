@@ -18,10 +18,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from digest import digests, ingest, outbox
+from digest.compose import digests
 from digest.db import utcnow
-from digest.locks import exclusive
+from digest.mail import outbox
 from digest.models import OutboxMessage
+from digest.papers import ingest
+from digest.papers.locks import exclusive
 from digest.services import Services
 
 Clock = Callable[[], datetime]

@@ -24,9 +24,10 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest import outbox, pipeline
+from digest import pipeline
 from digest.db import utcnow
-from digest.locks import exclusive
+from digest.mail import outbox
+from digest.papers.locks import exclusive
 from digest.services import Services
 from digest.signals import stop_on_signals
 

@@ -16,8 +16,8 @@ def test_generated_subscribers_are_all_due_within_two_hours(settings) -> None:
     """Every generated row is valid for the subscribe form, and its send time just passed."""
     import random
 
-    from digest.schedule import Schedule
-    from digest.subscriptions import validate_subscription
+    from digest.compose.schedule import Schedule
+    from digest.subscribers.subscriptions import validate_subscription
 
     now = datagen.bench_now()
     for row in datagen.subscriber_rows(50, random.Random(1), now):

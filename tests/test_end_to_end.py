@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 from web_support import link_in, make_app, post_form, subscribe, text_part
 
-from digest import outbox, pipeline
+from digest import pipeline
+from digest.mail import outbox
 
 DAY_ONE = ["hf-daily-papers-2026-07-31.json"]
 DAY_TWO = [

@@ -16,9 +16,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import create_engine, func, select
 
 from digest.feeds.common import PaperIn
-from digest.locks import exclusive, lock_key
 from digest.models import Digest, Subscriber
-from digest.papers import store_papers
+from digest.papers.locks import exclusive, lock_key
+from digest.papers.store import store_papers
 from digest.scheduler import add_jobs, plan_job, start_scheduler
 
 

@@ -15,7 +15,7 @@ from digest import matching, pipeline
 from digest.cli import main
 from digest.feeds import parse_feed
 from digest.models import Digest, DigestItem, OutboxMessage, Paper, Subscriber
-from digest.papers import store_papers
+from digest.papers.store import store_papers
 
 FEEDS = [
     "hf-daily-papers-2026-07-31.json",

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from digest.cli import LazyServices, main, pass_services
+from digest.mail.outbox import deliver, run_worker
 from digest.models import OutboxMessage
-from digest.outbox import deliver, run_worker
 from digest.services import Services
 from digest.signals import stop_on_signals
 

@@ -6,7 +6,7 @@ import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from digest.cli import LazyServices, main, pass_services
-from digest.ingest import fetch_sources
+from digest.papers.ingest import fetch_sources
 
 
 @main.command()

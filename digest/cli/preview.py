@@ -34,9 +34,9 @@ def preview(lazy: LazyServices, keywords: str, fmt: str, days: int) -> None:
     The papers are shown as the digest email's text or HTML part would show them (the same
     templates), with a preview footer instead of the subscriber's links. Nothing is sent.
     """
+    from digest.mail.render import Renderer, match_papers
     from digest.matching import KeywordError, parse_profile
-    from digest.papers import papers_first_seen_since
-    from digest.render import Renderer, match_papers
+    from digest.papers.store import papers_first_seen_since
 
     try:
         profile = parse_profile(keywords)

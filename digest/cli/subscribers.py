@@ -33,7 +33,7 @@ def import_(lazy: LazyServices, csv_file: TextIO, confirmed: bool) -> None:
     was rejected. Importing the same file again changes nothing.
     """
     from digest.db import utcnow
-    from digest.roster import CsvFormatError, import_csv
+    from digest.subscribers.roster import CsvFormatError, import_csv
 
     services = lazy.get()
     try:
@@ -65,7 +65,7 @@ def import_(lazy: LazyServices, csv_file: TextIO, confirmed: bool) -> None:
 @pass_services
 def export(lazy: LazyServices, statuses: tuple[str, ...], everyone: bool) -> None:
     """Write subscribers as CSV to standard output, ready for `digest subscribers import`."""
-    from digest.roster import export_csv
+    from digest.subscribers.roster import export_csv
 
     chosen = None if everyone else (statuses or ("confirmed", "suspended"))
     export_csv(lazy.get().sessions, sys.stdout, chosen)
@@ -76,7 +76,7 @@ def export(lazy: LazyServices, statuses: tuple[str, ...], everyone: bool) -> Non
 @pass_services
 def list_(lazy: LazyServices, statuses: tuple[str, ...]) -> None:
     """One line per subscriber: address, status, schedule and number of terms."""
-    from digest.roster import iter_subscribers
+    from digest.subscribers.roster import iter_subscribers
 
     count = 0
     for sub in iter_subscribers(lazy.get().sessions, statuses or None):

@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from digest.config import Settings, load_settings
 from digest.db import utcnow
-from digest.render import Renderer, templates_path
+from digest.mail.render import Renderer, templates_path
 from digest.services import Services, build_services
 from digest.tokens import TokenExpired, TokenInvalid, Tokens
 from digest.web import filters

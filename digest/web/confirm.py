@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
 from digest.models import Subscriber
-from digest.subscriptions import confirm, next_digest_due
+from digest.subscribers.subscriptions import confirm, next_digest_due
 from digest.tokens import CONFIRM_MAX_AGE, subscriber_links
 from digest.web.context import now, subscriber_for, web
 from digest.web.forms import ActionForm

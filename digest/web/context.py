@@ -11,10 +11,10 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
+from digest.mail.render import Renderer
 from digest.models import Subscriber
-from digest.notices import Mailing
-from digest.render import Renderer
 from digest.services import Services
+from digest.subscribers.notices import Mailing
 from digest.tokens import TokenData, Tokens
 from digest.web.forms import ActionForm
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from digest import matching
-from digest.entries import DigestEntry, entry_for
+from digest.mail.entries import DigestEntry, entry_for
 from digest.models import Digest, DigestItem
 from digest.web.context import subscriber_for, web
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 
 from digest.config import Settings
+from digest.mail.render import author_line, keywords_line
 from digest.models import Subscriber
-from digest.render import author_line, keywords_line
-from digest.validation import WEEKDAYS
+from digest.subscribers.validation import WEEKDAYS
 
 
 def local_time(instant: datetime, timezone: str) -> str:

@@ -14,7 +14,7 @@ from wtforms import Field, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from digest.config import Settings
-from digest.validation import (
+from digest.subscribers.validation import (
     MAX_EMAIL_LENGTH,
     MAX_KEYWORDS_LENGTH,
     WEEKDAYS,

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.models import Digest, Subscriber
-from digest.notices import queue_export_notice
-from digest.subscriptions import (
+from digest.subscribers.notices import queue_export_notice
+from digest.subscribers.subscriptions import (
     apply_preferences,
     delete_data,
     export_data,
@@ -22,7 +22,7 @@ from digest.subscriptions import (
     resume,
     subscribe,
 )
-from digest.validation import Preferences, SubscriptionRequest, timezone_names
+from digest.subscribers.validation import Preferences, SubscriptionRequest, timezone_names
 from digest.web.context import button_page, mail_queued, mailing, now, subscriber_for, web
 from digest.web.forms import LIMITS, ActionForm, PreferencesForm
 

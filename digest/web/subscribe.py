@@ -9,11 +9,11 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
-from digest.entries import DigestEntry, match_papers
+from digest.mail.entries import DigestEntry, match_papers
 from digest.matching import parse_profile
-from digest.papers import papers_first_seen_since
-from digest.subscriptions import subscribe
-from digest.validation import SubscriptionRequest, timezone_names
+from digest.papers.store import papers_first_seen_since
+from digest.subscribers.subscriptions import subscribe
+from digest.subscribers.validation import SubscriptionRequest, timezone_names
 from digest.web.context import mail_queued, mailing, now, web
 from digest.web.forms import LIMITS, SubscribeForm, defaults_for
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 
-from digest.subscriptions import unsubscribe
+from digest.subscribers.subscriptions import unsubscribe
 from digest.tokens import subscriber_links
 from digest.web.context import button_page, now, subscriber_for, web
 

@@ -1,0 +1,375 @@
+"""Composing digests: who is due, which papers each gets, the once-per-paper ledger, the outbox.
+
+A digest covers the papers first seen in its window, (last digest, this digest], that match the
+profile as it stands now and are not yet in the subscriber's ledger (`DigestItem`, unique per
+subscriber and paper). Composing claims the subscriber's slot with a compare-and-set on
+`next_digest_at`, so a second `digest send` or a concurrent planner skips it instead of composing
+it twice; the unique keys on `Digest`, `DigestItem` and the outbox are the second line of defence.
+
+Scale: due subscribers are matched in groups of GROUP_SIZE (one ProfileIndex per group, over
+papers loaded once per run by `paperpool`) and composed in batches of BATCH_SIZE, one transaction
+per batch that first locks the batch's rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
+`BEGIN IMMEDIATE` already excludes other writers). A batch is written set-wise: one claiming
+UPDATE, one INSERT each for digests, ledger rows and outbox rows. Should any of those meet a row
+another planner wrote, the batch's savepoint is rolled back and its subscribers are written one
+by one, each in its own savepoint, so a conflict skips one subscriber, never a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from digest import matching
+from digest.compose import ledger
+from digest.compose.ledger import Draft
+from digest.compose.paperpool import Found, GroupMatches, PaperPool
+from digest.compose.schedule import Schedule, Window, digest_window, first_due
+from digest.mail import outbox, render
+from digest.mail.entries import entry_for
+from digest.mail.message import build_message
+from digest.models import Paper, Subscriber
+from digest.services import Services
+from digest.tokens import Tokens, digest_url, subscriber_links
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000  # subscribers composed per transaction
+GROUP_SIZE = 10_000  # subscribers matched at once: bounds the match results kept in memory
+QUEUE_CHUNK = 100  # messages built and inserted at a time: bounds the message bytes in memory
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ComposeReport:
+    """What one composing run did: digests queued, empty ones skipped, subscribers passed over."""
+
+    composed: int = 0
+    empty: int = 0
+    skipped: int = 0
+    outbox_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: ComposeReport) -> None:
+        """Count `other`'s digests in this report too."""
+        self.composed += other.composed
+        self.empty += other.empty
+        self.skipped += other.skipped
+        self.outbox_ids += other.outbox_ids
+
+
+def schedule_of(subscriber: Subscriber) -> Schedule:
+    """The subscriber's schedule; ValueError or ZoneInfoNotFoundError if it is unusable."""
+    return Schedule.of(
+        subscriber.frequency, subscriber.send_time, subscriber.timezone, subscriber.weekday
+    )
+
+
+def plan_next_digests(session: Session, *, now: datetime) -> int:
+    """Fill `next_digest_at` for confirmed, unpaused subscribers who have none; return how many."""
+    planned = 0
+    for subscriber in session.scalars(
+        _active().where(Subscriber.next_digest_at.is_(None)).order_by(Subscriber.id)
+    ):
+        try:
+            subscriber.next_digest_at = first_due(
+                schedule_of(subscriber),
+                confirmed_at=subscriber.confirmed_at,
+                last_digest_at=subscriber.last_digest_at,
+                now=now,
+            )
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            logger.warning("subscriber %s has an unusable schedule: %s", subscriber.id, exc)
+            continue
+        planned += 1
+    return planned
+
+
+def _active() -> Select[Subscriber]:
+    """Confirmed subscribers who have not paused their digests."""
+    return select(Subscriber).where(Subscriber.status == "confirmed", Subscriber.paused.is_(False))
+
+
+def count_due(session: Session, *, now: datetime, force: bool = False) -> int:
+    """How many subscribers a composing run at `now` would look at."""
+    query = _active().where(Subscriber.next_digest_at <= now) if not force else _active()
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+class Composer:
+    """Composes one run's digests: one Renderer, one PaperPool, one token maker."""
+
+    def __init__(self, services: Services, *, now: datetime, force: bool = False) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.now = now
+        self.force = force
+        self.tokens = Tokens(services.settings.secret_key)
+        self.pool = PaperPool()
+
+    @cached_property
+    def renderer(self) -> render.Renderer:
+        """One Renderer per run (it caches each paper's fragment), built only when needed."""
+        return render.Renderer(self.settings)
+
+    def _due(self) -> Select[Subscriber]:
+        query = _active()
+        return query if self.force else query.where(Subscriber.next_digest_at <= self.now)
+
+    def match_group(
+        self, session: Session, after_id: int, limit: int
+    ) -> tuple[list[int], GroupMatches | None]:
+        """The next group of due subscribers by id (unlocked), and their profiles' matches."""
+        query = self._due().where(Subscriber.id > after_id).order_by(Subscriber.id).limit(limit)
+        group = list(session.scalars(query))
+        profiles: dict[Any, tuple[str, matching.Profile]] = {}
+        windows: list[Window] = []
+        for subscriber in group:
+            try:  # an unusable schedule or profile is logged when its batch is composed
+                windows.append(self._window(subscriber, schedule_of(subscriber)))
+                profiles[subscriber.id] = (
+                    subscriber.keywords,
+                    matching.parse_profile(subscriber.keywords),
+                )
+            except (ValueError, ZoneInfoNotFoundError, matching.KeywordError):
+                continue
+        ids = [subscriber.id for subscriber in group]
+        if not profiles:
+            return ids, None
+        start = min(window.start for window in windows)
+        end = max(window.end for window in windows)
+        return ids, self.pool.match_group(session, profiles, start, end)
+
+    def lock(self, session: Session, ids: Sequence[int]) -> list[Subscriber]:
+        """Those of `ids` still due, locked, as they stand now; rows others hold are skipped."""
+        query = (
+            self._due()
+            .where(Subscriber.id.in_(ids))
+            .order_by(Subscriber.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return list(session.scalars(query))
+
+    def compose_batch(
+        self,
+        session: Session,
+        subscribers: Iterable[Subscriber],
+        report: ComposeReport,
+        group: GroupMatches | None = None,
+    ) -> None:
+        """Compose each locked subscriber's digest; one conflict skips that subscriber only."""
+        drafts = [
+            draft
+            for draft in (
+                self._draft(session, subscriber, group, report) for subscriber in subscribers
+            )
+            if draft is not None
+        ]
+        if not drafts:
+            return
+        matched = [draft for draft in drafts if draft.found]
+        if matched:
+            since = min(draft.window.start for draft in matched)
+            given = ledger.given(session, [draft.subscriber.id for draft in matched], since)
+            for draft in matched:
+                draft.found = _ranked(
+                    pair for pair in draft.found if (draft.subscriber.id, pair[0].id) not in given
+                )
+        self._store(session, drafts, report)
+
+    def _window(self, subscriber: Subscriber, schedule: Schedule) -> Window:
+        return digest_window(
+            schedule,
+            next_digest_at=subscriber.next_digest_at,
+            last_digest_at=subscriber.last_digest_at,
+            now=self.now,
+            force=self.force,
+        )
+
+    def _draft(
+        self,
+        session: Session,
+        subscriber: Subscriber,
+        group: GroupMatches | None,
+        report: ComposeReport,
+    ) -> Draft | None:
+        """The subscriber's window and matched papers, or None (logged) for an unusable schedule."""
+        try:
+            schedule = schedule_of(subscriber)
+            window = self._window(subscriber, schedule)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            logger.warning("subscriber %s skipped, unusable schedule: %s", subscriber.id, exc)
+            report.skipped += 1
+            return None
+        day = window.end.astimezone(schedule.zone).date()
+        start, end, keywords = window.start, window.end, subscriber.keywords
+        profile = group.profile(subscriber.id, keywords, start, end) if group else None
+        if profile is not None and group is not None:
+            return Draft(subscriber, window, day, profile, group.between(subscriber.id, start, end))
+        try:  # not matched with the group: the profile or the window changed since
+            profile = matching.parse_profile(keywords)
+        except matching.KeywordError as exc:
+            logger.warning("subscriber %s skipped, bad keywords: %s", subscriber.id, exc)
+            # Their papers wait (last_digest_at stays); they are looked at again next slot.
+            return Draft(subscriber, window, day, None)
+        return Draft(
+            subscriber, window, day, profile, self.pool.match_one(session, profile, start, end)
+        )
+
+    def _store(self, session: Session, drafts: list[Draft], report: ComposeReport) -> None:
+        """Write the drafts set-wise; on a conflict, one by one, skipping the conflicting ones."""
+        try:
+            with session.begin_nested():
+                written = self._write(session, drafts)
+        except (IntegrityError, ledger.ClaimLost):
+            if len(drafts) == 1:
+                logger.info(
+                    "digest for subscriber %s was composed elsewhere", drafts[0].subscriber.id
+                )
+                report.skipped += 1
+                return
+            for draft in drafts:
+                self._store(session, [draft], report)
+            return
+        report.add(written)
+
+    def _write(self, session: Session, drafts: list[Draft]) -> ComposeReport:
+        """Claim every slot, then store the digests with their ledger and queue their emails."""
+        ledger.claim(session, drafts)
+        written = ComposeReport(
+            empty=sum(draft.profile is not None and not draft.found for draft in drafts),
+            skipped=sum(draft.profile is None for draft in drafts),
+        )
+        full = [draft for draft in drafts if draft.profile is not None and draft.found]
+        if not full:
+            return written
+        digest_ids = ledger.insert_digests(session, full, now=self.now)
+        ledger.insert_items(session, full, digest_ids)
+        for start in range(0, len(full), QUEUE_CHUNK):
+            chunk = full[start : start + QUEUE_CHUNK]
+            queued = self._queue(session, chunk, digest_ids)
+            written.composed += len(queued)
+            written.skipped += len(chunk) - len(queued)  # refused: already queued elsewhere
+            written.outbox_ids += queued
+        return written
+
+    def _queue(
+        self, session: Session, drafts: list[Draft], digest_ids: dict[int, int]
+    ) -> list[int]:
+        """Render each digest's email and queue it; the outbox ids of the rows inserted."""
+        rows = [self._email_row(draft, digest_ids[draft.subscriber.id]) for draft in drafts]
+        return outbox.enqueue_many(session, rows)
+
+    def _email_row(self, draft: Draft, digest_id: int) -> dict[str, Any]:
+        """The outbox row of one digest: its email rendered and built as a message."""
+        subscriber, window = draft.subscriber, draft.window
+        assert draft.profile is not None
+        profile = draft.profile
+        base = self.settings.base_url
+        links = subscriber_links(base, self.tokens, subscriber)
+        email = self.renderer.digest(
+            # Only the papers the email shows are made entries; the web page shows the rest.
+            [
+                entry_for(paper, found, profile)
+                for paper, found in draft.found[: self.settings.max_papers]
+            ],
+            total=len(draft.found),
+            day=draft.day,
+            keywords=subscriber.keywords,
+            links=render.DigestLinks(
+                manage=links.manage,
+                unsubscribe=links.unsubscribe,
+                browser=digest_url(base, self.tokens, subscriber, digest_id),
+            ),
+        )
+        dedupe_key = f"digest:{subscriber.id}:{window.scheduled_for.isoformat()}"
+        message = build_message(
+            self.settings, to_addr=subscriber.email, subject=email.subject, text=email.text,
+            html=email.html, message_key=dedupe_key, unsubscribe_url=links.unsubscribe,
+            date=self.now,
+        )  # fmt: skip
+        return outbox.outbox_row(
+            kind="digest", dedupe_key=dedupe_key, to_addr=subscriber.email,
+            subject=email.subject, message=message, now=self.now,
+            subscriber_id=subscriber.id, digest_id=digest_id,
+        )  # fmt: skip
+
+
+def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:
+    """Pairs in digest order (matching.rank_key); sorted() is stable, so ties stay oldest first."""
+    return sorted(
+        pairs, key=lambda pair: matching.rank_key(pair[1], pair[0].upvotes, pair[0].published_at)
+    )
+
+
+def compose_due(
+    services: Services,
+    *,
+    now: datetime,
+    force: bool = False,
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
+    group_size: int = GROUP_SIZE,
+    progress: Progress | None = None,
+) -> ComposeReport:
+    """Compose every digest due at `now` (all confirmed, unpaused subscribers with `force`).
+
+    One transaction per batch. A dry run composes and renders the same way inside one
+    transaction that is rolled back, so it stores (and therefore sends) nothing.
+    """
+    composer = Composer(services, now=now, force=force)
+    sizes = (batch_size, max(group_size, batch_size))
+    if not dry_run:
+        with services.sessions.begin() as session:
+            total = _prepare(session, now=now, force=force)
+        return _compose_groups(composer, services.sessions.begin, total, sizes, progress)
+    with services.sessions() as session:
+        transaction = session.begin()
+        try:
+            total = _prepare(session, now=now, force=force)
+            return _compose_groups(composer, lambda: nullcontext(session), total, sizes, progress)
+        finally:
+            transaction.rollback()
+
+
+def _prepare(session: Session, *, now: datetime, force: bool) -> int:
+    """Plan the subscribers who have no next digest yet; return how many are to be looked at."""
+    if not force:
+        plan_next_digests(session, now=now)
+    return count_due(session, now=now, force=force)
+
+
+def _compose_groups(
+    composer: Composer,
+    unit: Callable[[], AbstractContextManager[Session]],
+    total: int,
+    sizes: tuple[int, int],
+    progress: Progress | None,
+) -> ComposeReport:
+    """Match group after group; compose each in batches, each inside its own `unit` of work."""
+    batch_size, group_size = sizes
+    report = ComposeReport()
+    done, after_id = 0, 0
+    while True:
+        with unit() as session:
+            ids, group = composer.match_group(session, after_id, group_size)
+        if not ids:
+            return report
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start : start + batch_size]
+            with unit() as session:
+                composer.compose_batch(session, composer.lock(session, batch), report, group)
+            done += len(batch)
+            if progress is not None:
+                progress(done, max(total, done))
+        after_id = ids[-1]

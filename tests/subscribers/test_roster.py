@@ -1,0 +1,154 @@
+"""`digest subscribers import|export|list`: validated like the web form, streamed, idempotent."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from digest.cli import main
+from digest.models import OutboxMessage, Subscriber
+
+GOOD = '''email,keywords,frequency,timezone,send_time
+Ada@Example.org,"diffusion
+robot*",daily,Europe/Berlin,07:30
+bob@example.org,"""large language model"", -survey",weekly,America/New_York,18:00
+'''
+
+BAD_ROWS = """email,keywords,frequency,timezone,send_time
+good@example.org,transformers,daily,UTC,07:00
+not-an-address,transformers,daily,UTC,07:00
+bad-kw@example.org,"title:",daily,UTC,07:00
+bad-tz@example.org,robots,daily,Mars/Olympus,07:00
+bad-time@example.org,robots,daily,UTC,25:00
+"crlf@example.org\r\nBcc: x@y.org",robots,daily,UTC,07:00
+also-good@example.org,graph neural network,weekly,Asia/Kolkata,06:15
+"""
+
+
+def run(cli_env: dict[str, str], *args: str, stdin: str | None = None):
+    return CliRunner().invoke(main, list(args), env=cli_env, input=stdin)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "subscribers.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def subscribers(sessions) -> dict[str, Subscriber]:
+    with sessions() as session:
+        return {s.email: s for s in session.scalars(select(Subscriber))}
+
+
+def test_import_confirmed_stores_rows_and_sends_nothing(sessions, cli_env, tmp_path) -> None:
+    result = run(cli_env, "subscribers", "import", str(write(tmp_path, GOOD)), "--confirmed")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "imported 2, updated 0, rejected 0"
+    stored = subscribers(sessions)
+    assert set(stored) == {"ada@example.org", "bob@example.org"}
+    ada = stored["ada@example.org"]
+    assert ada.status == "confirmed" and ada.confirmed_at is not None
+    assert (ada.frequency, ada.timezone, ada.send_time) == ("daily", "Europe/Berlin", "07:30")
+    assert ada.keywords == "diffusion\nrobot*"
+    assert stored["bob@example.org"].frequency == "weekly"
+    with sessions() as session:
+        assert session.scalar(select(func.count(OutboxMessage.id))) == 0
+
+
+def test_import_without_confirmed_keeps_double_opt_in(sessions, cli_env, tmp_path) -> None:
+    result = run(cli_env, "subscribers", "import", str(write(tmp_path, GOOD)))
+    assert result.exit_code == 0, result.output
+    assert {s.status for s in subscribers(sessions).values()} == {"pending"}
+    with sessions() as session:
+        kinds = session.scalars(select(OutboxMessage.kind)).all()
+        recipients = set(session.scalars(select(OutboxMessage.to_addr)))
+    assert kinds == ["confirm", "confirm"]
+    assert recipients == {"ada@example.org", "bob@example.org"}
+
+
+def test_bad_rows_are_named_by_line_and_good_rows_kept(sessions, cli_env, tmp_path) -> None:
+    result = run(cli_env, "subscribers", "import", str(write(tmp_path, BAD_ROWS)), "--confirmed")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[-1] == "imported 2, updated 0, rejected 5"
+    for line_number, field in [(3, "email"), (4, "keywords"), (5, "timezone"), (6, "send_time")]:
+        assert any(ln.startswith(f"line {line_number}: {field}:") for ln in lines), lines
+    assert any(ln.startswith("line 7:") for ln in lines)
+    assert set(subscribers(sessions)) == {"good@example.org", "also-good@example.org"}
+
+
+def test_reimport_is_idempotent_and_updates_changed_rows(sessions, cli_env, tmp_path) -> None:
+    path = write(tmp_path, GOOD)
+    run(cli_env, "subscribers", "import", str(path), "--confirmed")
+    again = run(cli_env, "subscribers", "import", str(path), "--confirmed")
+    assert again.output.strip() == "imported 0, updated 0, rejected 0"
+    changed = write(tmp_path, GOOD.replace("07:30", "08:00"))
+    third = run(cli_env, "subscribers", "import", str(changed), "--confirmed")
+    assert third.output.strip() == "imported 0, updated 1, rejected 0"
+    assert subscribers(sessions)["ada@example.org"].send_time == "08:00"
+    assert len(subscribers(sessions)) == 2
+
+
+def test_import_never_resubscribes_an_unsubscribed_address(sessions, cli_env, tmp_path) -> None:
+    path = write(tmp_path, GOOD)
+    run(cli_env, "subscribers", "import", str(path), "--confirmed")
+    with sessions.begin() as session:
+        ada = session.scalars(select(Subscriber).where(Subscriber.email == "ada@example.org")).one()
+        ada.status = "unsubscribed"
+    result = run(cli_env, "subscribers", "import", str(path), "--confirmed")
+    assert result.exit_code == 1
+    assert "line 2: ada@example.org unsubscribed" in result.output
+    assert subscribers(sessions)["ada@example.org"].status == "unsubscribed"
+
+
+def test_a_file_without_the_columns_is_refused_in_one_sentence(cli_env, sessions, tmp_path) -> None:
+    result = run(cli_env, "subscribers", "import", str(write(tmp_path, "address,topics\na,b\n")))
+    assert result.exit_code == 1
+    assert "missing: email, keywords" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_export_round_trips_through_import(sessions, cli_env, tmp_path) -> None:
+    run(cli_env, "subscribers", "import", str(write(tmp_path, GOOD)), "--confirmed")
+    exported = run(cli_env, "subscribers", "export")
+    assert exported.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert [r["email"] for r in rows] == ["ada@example.org", "bob@example.org"]
+    assert rows[0]["keywords"] == "diffusion\nrobot*"
+    assert rows[1]["weekday"] == "monday"
+    again = run(cli_env, "subscribers", "import", "-", "--confirmed", stdin=exported.stdout)
+    assert again.output.strip() == "imported 0, updated 0, rejected 0"
+
+
+def test_list_shows_one_line_per_subscriber(sessions, cli_env, tmp_path) -> None:
+    run(cli_env, "subscribers", "import", str(write(tmp_path, GOOD)), "--confirmed")
+    result = run(cli_env, "subscribers", "list")
+    assert result.exit_code == 0
+    lines = [ln for ln in result.stdout.splitlines() if "@" in ln]
+    assert lines[0].split("\t") == [
+        "ada@example.org", "confirmed", "daily 07:30 Europe/Berlin", "2 terms"]
+    assert len(lines) == 2
+
+
+def test_import_streams_in_batches(sessions, cli_env, tmp_path, monkeypatch) -> None:
+    import digest.subscribers.roster
+
+    monkeypatch.setattr(digest.subscribers.roster, "BATCH_SIZE", 7)
+    body = "".join(f"user{i}@example.org,topic {i % 5},daily,UTC,07:00\n" for i in range(40))
+    path = write(tmp_path, "email,keywords,frequency,timezone,send_time\n" + body)
+    result = run(cli_env, "subscribers", "import", str(path), "--confirmed")
+    assert result.output.strip() == "imported 40, updated 0, rejected 0"
+    assert len(subscribers(sessions)) == 40
+
+
+def test_a_file_that_is_not_utf8_gets_one_sentence(cli_env, sessions, tmp_path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("email,keywords\nj\xf6rg@example.org,robots\n".encode("latin-1"))
+    result = run(cli_env, "subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert "is not UTF-8 text" in result.output
+    assert "Traceback" not in result.output
