@@ -92,8 +92,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The execution option that marks a connection as reading only (see `make_read_factory`).
+READ_ONLY = "digest_read_only"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Readers begin DEFERRED: under WAL they see a snapshot and never take the write lock, so a
+    # slow page can never make an unsubscribe or the scheduler wait for "database is locked".
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def insert_or_ignore(session: Session, table: Any) -> Any:
@@ -112,6 +121,12 @@ def insert_or_ignore(session: Session, table: Any) -> Any:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory; callers own transactions with `with factory.begin() as session:`."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def make_read_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory for pages that only read: on SQLite its transactions begin DEFERRED
+    (plain BEGIN) instead of BEGIN IMMEDIATE, so they never hold or wait for the write lock."""
+    return sessionmaker(bind=engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager

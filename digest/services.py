@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.config import Settings
-from digest.db import make_engine, make_session_factory
+from digest.db import make_engine, make_read_factory, make_session_factory
 
 
 @dataclass
@@ -18,6 +18,11 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # For pages that only read: never takes SQLite's write lock (see `db.make_read_factory`).
+    reads: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reads = make_read_factory(self.engine)
 
     def close(self) -> None:
         """Release pooled database connections."""

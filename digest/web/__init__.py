@@ -105,6 +105,7 @@ ERROR_PAGES = {
         "Too many requests",
         "You have sent this form too often. Please wait a while and try again.",
     ),
+    503: ("Busy", "Too many checks are running right now. Please try again in a moment."),
     500: ("Something went wrong", "An unexpected error occurred. Please try again later."),
 }
 

@@ -17,8 +17,8 @@ bp = Blueprint("confirm", __name__)
 @bp.get("/confirm/<token>")
 def confirm_page(token: str) -> ResponseReturnValue:
     """A pending subscription gets the button; a confirmed one is told so (harmless to revisit)."""
-    with web().services.sessions.begin() as session:
-        subscriber, _ = subscriber_for(session, "confirm", token, CONFIRM_MAX_AGE)
+    with web().services.reads.begin() as session:
+        subscriber, _ = subscriber_for(session, "confirm", token, CONFIRM_MAX_AGE, lock=False)
         if subscriber.status == "pending":
             return render_template(
                 "web/confirm.html", subscriber=subscriber, form=ActionForm(), token=token

@@ -57,12 +57,19 @@ def mailing() -> Mailing:
 
 
 def subscriber_for(
-    session: Session, purpose: str, token: str, max_age: timedelta | None = None
+    session: Session,
+    purpose: str,
+    token: str,
+    max_age: timedelta | None = None,
+    *,
+    lock: bool = True,
 ) -> tuple[Subscriber, TokenData]:
-    """The subscriber a token names; TokenExpired / TokenInvalid become the bad-link page."""
+    """The subscriber a token names; TokenExpired / TokenInvalid become the bad-link page.
+
+    `lock=False` for pages that only read (in a `services.reads` session)."""
     tokens = web().tokens
     data = tokens.load(purpose, token, max_age=max_age)
-    subscriber = session.get(Subscriber, data.subscriber_id, with_for_update=True)
+    subscriber = session.get(Subscriber, data.subscriber_id, with_for_update=lock)
     tokens.check_current(data, subscriber)
     assert subscriber is not None  # check_current raised otherwise
     return subscriber, data
@@ -70,6 +77,6 @@ def subscriber_for(
 
 def button_page(purpose: str, token: str, template: str) -> str:
     """A page with one POST button for the token's subscriber; showing it changes nothing."""
-    with web().services.sessions.begin() as session:
-        subscriber, _ = subscriber_for(session, purpose, token)
+    with web().services.reads.begin() as session:
+        subscriber, _ = subscriber_for(session, purpose, token, lock=False)
         return render_template(template, subscriber=subscriber, token=token, form=ActionForm())

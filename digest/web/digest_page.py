@@ -19,8 +19,8 @@ bp = Blueprint("digest_page", __name__)
 def digest_page(token: str) -> ResponseReturnValue:
     """The digest the token names, if it still belongs to that subscriber."""
     context = web()
-    with context.services.sessions.begin() as session:
-        subscriber, data = subscriber_for(session, "digest", token)
+    with context.services.reads.begin() as session:
+        subscriber, data = subscriber_for(session, "digest", token, lock=False)
         digest = session.scalars(
             select(Digest)
             .where(Digest.id == data.object_id, Digest.subscriber_id == subscriber.id)

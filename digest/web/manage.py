@@ -34,8 +34,8 @@ RECENT_DIGESTS = 5
 @bp.get("")
 def manage_page(token: str) -> ResponseReturnValue:
     """The subscription as it stands, with a form for every change."""
-    with web().services.sessions.begin() as session:
-        subscriber, _ = subscriber_for(session, "manage", token)
+    with web().services.reads.begin() as session:
+        subscriber, _ = subscriber_for(session, "manage", token, lock=False)
         form = PreferencesForm(data=_current(subscriber))
         return _page(session, subscriber, token, form)
 

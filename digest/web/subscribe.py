@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
-from digest.mail.entries import DigestEntry, match_papers
 from digest.matching import parse_profile
-from digest.papers.store import papers_first_seen_since
 from digest.subscribers.subscriptions import subscribe
 from digest.subscribers.validation import SubscriptionRequest, timezone_names
+from digest.web.check import CheckBusy, CheckResult, run_check
 from digest.web.context import mail_queued, mailing, now, web
 from digest.web.forms import LIMITS, SubscribeForm, defaults_for
 
 bp = Blueprint("subscribe", __name__)
 
-CHECK_DAYS = 7
-CHECK_EXAMPLES = 5
-CHECK_RATE_LIMIT = "30 per minute"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """How many papers of the last days a profile matched, and the first few of them."""
-
-    count: int
-    days: int
-    examples: list[DigestEntry]
+# Per client address (behind a proxy, per visitor: DIGEST_PROXY_HOPS); check.py bounds each run.
+CHECK_RATE_LIMIT = "30 per minute;300 per hour"
 
 
 def _page(
@@ -73,10 +59,12 @@ def check() -> ResponseReturnValue:
 def _check(keywords: str) -> CheckResult:
     """What the profile would have matched among the papers first seen in the last days."""
     profile = parse_profile(keywords)
-    with web().services.sessions() as session:
-        papers = papers_first_seen_since(session, now() - timedelta(days=CHECK_DAYS))
-        entries = match_papers(papers, profile)
-    return CheckResult(count=len(entries), days=CHECK_DAYS, examples=entries[:CHECK_EXAMPLES])
+    try:
+        # A read session: the check never holds SQLite's write lock, so it cannot delay writers.
+        with web().services.reads() as session:
+            return run_check(session, profile, now=now())
+    except CheckBusy:
+        abort(503)
 
 
 @bp.post("/subscribe")
