@@ -8,13 +8,17 @@ token at once. Library errors are turned into `TokenExpired` / `TokenInvalid`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-PURPOSES = ("confirm", "manage", "unsubscribe", "digest")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PURPOSES = ("confirm", "manage", "unsubscribe", "digest", "rejoin")
 CONFIRM_MAX_AGE = timedelta(days=7)
+# A rejoin token carries a whole subscription request; past this length (a URL longer than some
+# proxies accept) it carries none and confirming keeps the stored preferences.
+MAX_REJOIN_TOKEN = 4096
 
 
 class TokenError(Exception):
@@ -41,6 +45,24 @@ class TokenData:
     subscriber_id: int
     nonce: str
     object_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RejoinData:
+    """What a rejoin token says: who, which unsubscribe it undoes, and what was requested."""
+
+    subscriber_id: int
+    nonce: str
+    unsubscribed_at: int  # `stamp()` of the subscriber's unsubscribed_at when it was made
+    # keywords, frequency, weekday, send_time, timezone; None: keep the stored preferences.
+    request: tuple[str, str, int, str, str] | None
+
+
+def stamp(moment: datetime | None) -> int:
+    """A datetime as whole microseconds since the epoch (0 for None), exact for comparisons."""
+    if moment is None:
+        return 0
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
 class Tokens:
@@ -81,10 +103,63 @@ class Tokens:
         object_id = payload[2] if len(payload) == 3 else None
         return TokenData(subscriber_id=payload[0], nonce=payload[1], object_id=object_id)
 
-    def check_current(self, data: TokenData, subscriber: TokenHolder | None) -> None:
+    def make_rejoin(
+        self, subscriber: TokenHolder, unsubscribed_at: int, request: tuple[str, str, int, str, str]
+    ) -> tuple[str, bool]:
+        """A token to re-subscribe an address that unsubscribed, and whether it carries the
+        request (it does not when that would make it longer than MAX_REJOIN_TOKEN)."""
+        serializer = self._serializer("rejoin")
+        token = str(serializer.dumps([subscriber.id, subscriber.token_nonce, unsubscribed_at,
+                                      list(request)]))
+        if len(token) <= MAX_REJOIN_TOKEN:
+            return token, True
+        bare = serializer.dumps([subscriber.id, subscriber.token_nonce, unsubscribed_at])
+        return str(bare), False
+
+    def load_rejoin(self, token: str, max_age: timedelta) -> RejoinData:
+        """Check a rejoin token; raise TokenExpired or TokenInvalid. The caller checks the rest."""
+        if len(token) > MAX_REJOIN_TOKEN:
+            raise TokenInvalid("this confirm link is not valid")
+        try:
+            payload = self._serializer("rejoin").loads(token, max_age=int(max_age.total_seconds()))
+        except SignatureExpired as exc:
+            raise TokenExpired("this confirm link has expired") from exc
+        except BadSignature as exc:
+            raise TokenInvalid("this confirm link is not valid") from exc
+        if (
+            not isinstance(payload, list)
+            or len(payload) not in (3, 4)
+            or not _is_id(payload[0])
+            or not isinstance(payload[1], str)
+            or not isinstance(payload[2], int)
+            or isinstance(payload[2], bool)
+        ):
+            raise TokenInvalid("this confirm link is not valid")
+        request = _request(payload[3]) if len(payload) == 4 else None
+        return RejoinData(payload[0], payload[1], payload[2], request)
+
+    def check_current(self, data: TokenData | RejoinData, subscriber: TokenHolder | None) -> None:
         """Raise TokenInvalid unless the subscriber still exists with the token's nonce."""
         if subscriber is None or subscriber.token_nonce != data.nonce:
             raise TokenInvalid("this link is no longer valid")
+
+
+def _is_id(value: Any) -> bool:
+    """A row id as tokens carry them: a positive int that fits a 64-bit column (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def _request(value: Any) -> tuple[str, str, int, str, str]:
+    """The request a rejoin token carries, shape-checked (the values were validated when made)."""
+    if (
+        not isinstance(value, list)
+        or len(value) != 5
+        or not all(isinstance(value[i], str) for i in (0, 1, 3, 4))
+        or not isinstance(value[2], int)
+        or isinstance(value[2], bool)
+    ):
+        raise TokenInvalid("this confirm link is not valid")
+    return (value[0], value[1], value[2], value[3], value[4])
 
 
 @dataclass(frozen=True)

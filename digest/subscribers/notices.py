@@ -20,7 +20,8 @@ from digest.config import Settings
 from digest.mail.outbox import queue_email
 from digest.mail.render import Renderer
 from digest.models import OutboxMessage, Subscriber
-from digest.tokens import CONFIRM_MAX_AGE, Tokens, confirm_url, subscriber_links
+from digest.subscribers.validation import Preferences
+from digest.tokens import CONFIRM_MAX_AGE, Tokens, confirm_url, stamp, subscriber_links
 
 # Confirmation and manage-link emails one address may be sent per ADDRESS_WINDOW, however
 # many times the form is submitted: the form cannot be used to mail-bomb anyone.
@@ -69,7 +70,30 @@ def queue_confirmation(
     url = confirm_url(settings.base_url, mail["tokens"], subscriber)
     days = CONFIRM_MAX_AGE.days
     _queue_notice(
-        session, settings, subscriber, CONFIRMATION, mail, confirm_url=url, valid_days=days
+        session, settings, subscriber, CONFIRMATION, mail,
+        confirm_url=url, valid_days=days, shown=subscriber, again=False,
+    )
+
+
+def queue_rejoin(
+    session: Session,
+    settings: Settings,
+    subscriber: Subscriber,
+    request: Preferences,
+    **mail: Unpack[Mailing],
+) -> None:
+    """Queue a confirmation for an address that unsubscribed, its row left as it is.
+
+    The link's signed token carries the request (when it fits, else confirming keeps the stored
+    preferences) and which unsubscribe it undoes, so it works once and only for its owner.
+    """
+    carried = (request.keywords, request.frequency, request.weekday, request.send_time,
+               request.timezone)
+    token, fits = mail["tokens"].make_rejoin(subscriber, stamp(subscriber.unsubscribed_at), carried)
+    _queue_notice(
+        session, settings, subscriber, CONFIRMATION, mail,
+        confirm_url=f"{settings.base_url}/confirm/{token}", valid_days=CONFIRM_MAX_AGE.days,
+        shown=request if fits else subscriber, again=True,
     )
 
 

@@ -25,7 +25,7 @@ from digest.models import Subscriber
 # them from here (`name as name` marks a re-export).
 from digest.subscribers.notices import ADDRESS_WINDOW as ADDRESS_WINDOW
 from digest.subscribers.notices import LINK_KINDS as LINK_KINDS
-from digest.subscribers.notices import MAX_EMAILS_PER_ADDRESS, links_sent_recently
+from digest.subscribers.notices import MAX_EMAILS_PER_ADDRESS, links_sent_recently, queue_rejoin
 from digest.subscribers.notices import queue_confirmation as queue_confirmation
 from digest.subscribers.notices import queue_export_notice as queue_export_notice
 from digest.subscribers.notices import queue_manage_link as queue_manage_link
@@ -43,7 +43,7 @@ from digest.subscribers.validation import clean_weekday as clean_weekday
 from digest.subscribers.validation import timezone_names as timezone_names
 from digest.subscribers.validation import validate_preferences as validate_preferences
 from digest.subscribers.validation import validate_subscription as validate_subscription
-from digest.tokens import Tokens
+from digest.tokens import RejoinData, Tokens, stamp
 
 
 def find_subscriber(session: Session, email: str, *, lock: bool = False) -> Subscriber | None:
@@ -81,9 +81,10 @@ def subscribe(
 ) -> str:
     """Start (or restart) double opt-in; return what happened, never shown to the visitor.
 
-    Outcomes: `confirm_sent` (new, pending or unsubscribed address: preferences stored, a fresh
-    confirmation queued), `manage_link_sent` (already subscribed: nothing changes, the manage link
-    is mailed), `capped` (the address had its emails for today: nothing changes).
+    Outcomes: `confirm_sent` (new or pending address: preferences stored, a fresh confirmation
+    queued), `rejoin_sent` (unsubscribed: nothing stored changes, SPEC §4; the confirmation
+    carries the request, see `rejoin`), `manage_link_sent` (already subscribed: nothing changes,
+    the manage link is mailed), `capped` (the address had its emails for today: nothing changes).
     """
     subscriber = find_subscriber(session, request.email, lock=True)
     if links_sent_recently(session, request.email, now=now) >= MAX_EMAILS_PER_ADDRESS:
@@ -91,6 +92,10 @@ def subscribe(
     if subscriber is not None and subscriber.status in ("confirmed", "suspended"):
         queue_manage_link(session, settings, subscriber, now=now, tokens=tokens, renderer=renderer)
         return "manage_link_sent"
+    if subscriber is not None and subscriber.status == "unsubscribed":
+        queue_rejoin(session, settings, subscriber, request.preferences,
+                     now=now, tokens=tokens, renderer=renderer)
+        return "rejoin_sent"
     if subscriber is None:
         subscriber = Subscriber(
             email=request.email, status="pending", token_nonce=new_nonce(), created_at=now
@@ -120,6 +125,25 @@ def confirm(session: Session, subscriber: Subscriber, *, now: datetime) -> str:
     subscriber.last_digest_at = None
     subscriber.next_digest_at = None
     return "confirmed"
+
+
+def rejoin(
+    session: Session, subscriber: Subscriber, data: RejoinData, *, now: datetime
+) -> str:
+    """Follow a rejoin link: re-subscribe with the request it carries; `confirmed`, `already`
+    (subscribed again meanwhile) or `unsubscribed` (it unsubscribed again since: nothing done)."""
+    if subscriber.status != "unsubscribed":
+        return "already"
+    if stamp(subscriber.unsubscribed_at) != data.unsubscribed_at:
+        return "unsubscribed"
+    if data.request is not None:
+        keywords, frequency, weekday, send_time, timezone = data.request
+        requested = Preferences(keywords, frequency, weekday, send_time, timezone)
+        apply_preferences(subscriber, requested)
+    subscriber.status = "pending"
+    subscriber.unsubscribed_at = None
+    subscriber.hard_failures = 0
+    return confirm(session, subscriber, now=now)
 
 
 def next_digest_due(subscriber: Subscriber, *, now: datetime) -> datetime:
