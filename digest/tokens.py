@@ -93,11 +93,14 @@ class Tokens:
             raise TokenExpired(f"this {purpose} link has expired") from exc
         except BadSignature as exc:
             raise TokenInvalid(f"this {purpose} link is not valid") from exc
+        # Ids go straight into queries: a huge int (OverflowError), a list or a bool would
+        # crash them, so only ints that fit a 64-bit column are ids.
         if (
             not isinstance(payload, list)
             or len(payload) not in (2, 3)
-            or not isinstance(payload[0], int)
+            or not _is_id(payload[0])
             or not isinstance(payload[1], str)
+            or (len(payload) == 3 and not _is_id(payload[2]))
         ):
             raise TokenInvalid(f"this {purpose} link is not valid")
         object_id = payload[2] if len(payload) == 3 else None
