@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -25,6 +25,8 @@ from digest.web import filters
 from digest.web.context import WebContext
 
 MAX_REQUEST_BYTES = 64 * 1024
+# A year, without includeSubDomains: the operator's other hosts may not all serve HTTPS.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         SEND_FILE_MAX_AGE_DEFAULT=3600,
+        DIGEST_HSTS=settings.base_url.startswith("https://"),
     )
     if settings.proxy_hops:
         # Behind N trusted reverse proxies, take the client address (which rate limits key on)
@@ -84,8 +87,11 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    """CSP without inline scripts, no framing, no sniffing, and no Referer (tokens are in URLs)."""
+    """CSP without inline scripts, no framing, no sniffing, and no Referer (tokens are in URLs);
+    HSTS when the site is served over HTTPS (DIGEST_BASE_URL), so browsers never fall back."""
     headers = response.headers
+    if current_app.config["DIGEST_HSTS"]:
+        headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -169,3 +169,12 @@ def test_errors_get_pages_in_the_site_style(app, client):
     assert failed.status_code == 500
     page = failed.get_data(as_text=True)
     assert "Something went wrong" in page and "boom" not in page
+
+
+def test_an_https_base_url_adds_strict_transport_security(services, clock):
+    https = dataclasses.replace(services.settings, base_url="https://digest.example.org")
+    secure = make_app(dataclasses.replace(services, settings=https), clock).test_client()
+    for url in ("/", "/healthz", "/static/style.css", "/no-such-page"):
+        assert secure.get(url).headers["Strict-Transport-Security"] == "max-age=31536000"
+    plain = make_app(services, clock).test_client()
+    assert "Strict-Transport-Security" not in plain.get("/").headers
