@@ -39,6 +39,7 @@ from digest.mail.entries import match_papers as match_papers
 from digest.mail.entries import rank_entries as rank_entries
 from digest.mail.entries import safe_url as safe_url
 from digest.mail.entries import trim_segments as trim_segments
+from digest.matching.language import split_terms
 
 AUTHORS_SHOWN_ALL = 5  # up to this many authors are all named; beyond, the first three + et al.
 AUTHORS_BEFORE_ET_AL = 3
@@ -155,6 +156,29 @@ def _fill(line: str, width: int) -> str:
     return "\n".join(lines)
 
 
+# The confirmation email is sent to an address anyone may type, with "keywords" anyone may
+# type: shown whole, they would let a stranger send free text from the operator's domain.
+TERMS_SHOWN = 10
+TERMS_SHOWN_CHARS = 200
+TERM_SHOWN_CHARS = 60
+
+
+def quoted_terms(keywords: str) -> str:
+    """A profile as a short list: each term in quotes, at most TERMS_SHOWN of them and
+    TERMS_SHOWN_CHARS characters of term text, long terms cut, then '…and N more'."""
+    terms = split_terms(keywords)
+    shown: list[str] = []
+    used = 0
+    for term in terms:
+        cut = term if len(term) <= TERM_SHOWN_CHARS else term[: TERM_SHOWN_CHARS - 1] + ELLIPSIS
+        if len(shown) == TERMS_SHOWN or used + len(cut) > TERMS_SHOWN_CHARS:
+            break
+        shown.append(f"\u201c{cut}\u201d")
+        used += len(cut)
+    rest = len(terms) - len(shown)
+    return ", ".join(shown) + (f" {ELLIPSIS}and {rest} more" if rest else "")
+
+
 def day_label(day: date) -> str:
     """'Thu 26 Nov 2026', the same in every locale."""
     return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
@@ -180,7 +204,9 @@ def build_environment(settings: Settings, root: Path | None = None) -> Environme
         product=settings.mail_from_address.display_name or "Paper Digest",
         base_url=settings.base_url,
     )
-    env.filters.update(author_line=author_line, upvotes=upvote_count, wrap=wrap)
+    env.filters.update(
+        author_line=author_line, upvotes=upvote_count, wrap=wrap, quoted_terms=quoted_terms
+    )
     return env
 
 
