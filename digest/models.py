@@ -152,7 +152,8 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
-        Index("ix_outbox_to_addr_created_at", "to_addr", "created_at"),
+        # The per-mailbox cap on confirmation emails counts by (mailbox, created_at).
+        Index("ix_outbox_mailbox_created_at", "mailbox", "created_at"),
     )
 
     id: Mapped[intpk]
@@ -166,6 +167,8 @@ class OutboxMessage(Base):
         ForeignKey("digests.id", ondelete="CASCADE"), unique=True
     )
     to_addr: Mapped[str] = mapped_column(String(320))
+    # `mail.mailbox.mailbox_key(to_addr)`: the inbox it reaches, whatever the spelling.
+    mailbox: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text, default="")
     # The serialized RFC 5322 message; digests may leave it empty and be rendered at delivery.
     message: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from digest.config import Settings
 from digest.db import insert_or_ignore, utcnow
 from digest.mail.delivery import Batch, DeliveryStats
+from digest.mail.mailbox import mailbox_key
 from digest.mail.mailer import Sender, build_message, make_sender
 from digest.models import OutboxMessage
 from digest.services import Services
@@ -56,7 +57,8 @@ def outbox_row(
 ) -> dict[str, Any]:
     """The values of a new, queued outbox row (for `enqueue_many`)."""
     return {
-        "kind": kind, "dedupe_key": dedupe_key, "to_addr": to_addr, "subject": subject,
+        "kind": kind, "dedupe_key": dedupe_key, "to_addr": to_addr,
+        "mailbox": mailbox_key(to_addr), "subject": subject,
         "message": message, "subscriber_id": subscriber_id, "digest_id": digest_id,
         "state": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
     }  # fmt: skip

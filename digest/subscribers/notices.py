@@ -8,15 +8,17 @@ emails count against a per-address cap (`links_sent_recently`).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
+from digest.mail.mailbox import mailbox_key
 from digest.mail.outbox import queue_email
 from digest.mail.render import Renderer
 from digest.models import OutboxMessage, Subscriber
@@ -54,13 +56,28 @@ EXPORT_NOTICE = Notice("data_export", kind="notice", hourly=True)
 
 
 def links_sent_recently(session: Session, email: str, *, now: datetime) -> int:
-    """How many confirmation and manage-link emails this address got in the last 24 hours."""
+    """How many confirmation and manage-link emails this address's mailbox got in 24 hours
+    (`mailbox_key`: every spelling of one inbox counts together).
+
+    On PostgreSQL the mailbox is locked for the rest of the transaction first, so that two
+    spellings submitted at the same moment cannot both pass the cap (SQLite's writers queue).
+    """
+    mailbox = mailbox_key(email)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": _lock_key(mailbox)})
     query = select(func.count(OutboxMessage.id)).where(
-        OutboxMessage.to_addr == email,
+        OutboxMessage.mailbox == mailbox,
         OutboxMessage.kind.in_(LINK_KINDS),
         OutboxMessage.created_at > now - ADDRESS_WINDOW,
     )
     return int(session.scalar(query) or 0)
+
+
+def _lock_key(mailbox: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a mailbox (hash() varies per process)."""
+    digest = hashlib.sha256(f"digest:mailbox:{mailbox}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def queue_confirmation(
