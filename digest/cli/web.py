@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
+from typing import Any
 
 import click
 from apscheduler.schedulers.base import BaseScheduler
 
 from digest.cli import LazyServices, main, pass_services
 
+# Above the app's 64 KB MAX_CONTENT_LENGTH (which answers with the site's own 413 page).
+MAX_BODY_BYTES = 1024 * 1024
+
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--trusted-proxy",
+    default="127.0.0.1",
+    show_default=True,
+    help="With DIGEST_PROXY_HOPS: the address the reverse proxy connects from ('*': any peer).",
+)
 @pass_services
-def serve(lazy: LazyServices, host: str, port: int, threads: int) -> None:
+def serve(lazy: LazyServices, host: str, port: int, threads: int, trusted_proxy: str) -> None:
     """Serve the web pages with waitress and run the scheduler (fetch, plan, deliver)."""
     from sqlalchemy.exc import OperationalError
     from waitress import create_server
@@ -32,8 +42,9 @@ def serve(lazy: LazyServices, host: str, port: int, threads: int) -> None:
         raise click.ClickException(
             f"cannot reach the database at DIGEST_DATABASE_URL: {exc.orig}"
         ) from exc
-    app = create_app(services=services)
-    server = create_server(app, host=host, port=port, threads=threads)
+    app = create_app(services=services, proxy_fix=False)  # waitress applies the hops
+    options = waitress_options(services.settings.proxy_hops, trusted_proxy)
+    server = create_server(app, host=host, port=port, threads=threads, **options)
     scheduler = start_scheduler(services)
     # Mail queued by a page goes out at once rather than at the delivery job's next tick.
     app.extensions["digest"].mail_queued = lambda: _wake(scheduler, "deliver")
@@ -49,6 +60,27 @@ def serve(lazy: LazyServices, host: str, port: int, threads: int) -> None:
         # wait=True: a delivery in hand finishes rather than being cut off mid-message.
         scheduler.shutdown(wait=True)
         services.close()
+
+
+def waitress_options(proxy_hops: int, trusted_proxy: str) -> dict[str, Any]:
+    """waitress's own limits and proxy trust.
+
+    waitress removes X-Forwarded-* headers from peers it does not trust before the app sees
+    them, so DIGEST_PROXY_HOPS must be applied here: it trusts them from `trusted_proxy` only
+    (127.0.0.1, a proxy on this machine, by default), and takes the client address from the
+    hops-th entry from the right of X-Forwarded-For, as ProxyFix would. Bodies larger than
+    MAX_BODY_BYTES are refused with 413 before being read (waitress would buffer 1 GB to disk
+    before the app's own 64 KB limit answered).
+    """
+    options: dict[str, Any] = {"max_request_body_size": MAX_BODY_BYTES}
+    if proxy_hops:
+        options.update(
+            trusted_proxy=trusted_proxy,
+            trusted_proxy_count=proxy_hops,
+            trusted_proxy_headers="x-forwarded-for x-forwarded-proto x-forwarded-host",
+            clear_untrusted_proxy_headers=True,
+        )
+    return options
 
 
 def _wake(scheduler: BaseScheduler, job_id: str) -> None:

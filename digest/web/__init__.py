@@ -33,8 +33,13 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
-    """Build the Flask app around the given (or environment-built) settings and services."""
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, *, proxy_fix: bool = True
+) -> Flask:
+    """Build the Flask app around the given (or environment-built) settings and services.
+
+    `proxy_fix=False` when the server applies DIGEST_PROXY_HOPS itself (`digest serve`: waitress
+    trusts the proxy's headers), so the hops are not applied twice."""
     if services is None:
         services = build_services(settings or load_settings())
     settings = services.settings
@@ -49,7 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         SEND_FILE_MAX_AGE_DEFAULT=3600,
         DIGEST_HSTS=settings.base_url.startswith("https://"),
     )
-    if settings.proxy_hops:
+    if settings.proxy_hops and proxy_fix:
         # Behind N trusted reverse proxies, take the client address (which rate limits key on)
         # and scheme from their X-Forwarded-* headers; never trust them without a proxy.
         hops = settings.proxy_hops
