@@ -8,6 +8,7 @@ unsubscribe link outranks an operator's file.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,10 @@ from digest.tokens import Tokens
 COLUMNS = ("email", "keywords", "frequency", "timezone", "send_time")
 OPTIONAL_COLUMNS = ("weekday",)
 BATCH_SIZE = 500
+# A cell a spreadsheet would run as a formula (OWASP's CSV-injection list) is written behind a
+# single quote. Quotes already in front of such a start get one more, so that reading back
+# strips exactly the one added and every value round-trips: `-survey` is a keyword, not a formula.
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
 
 
 class CsvFormatError(ValueError):
@@ -91,7 +96,10 @@ def read_rows(
         if len(values) > len(header):
             report.rejections.append((line, "the row has more fields than the header"))
             continue
-        fields = {name: value.strip() for name, value in zip(header, values, strict=False)}
+        fields = {
+            name: unneutralise(value).strip()
+            for name, value in zip(header, values, strict=False)
+        }
         try:
             yield _Row(line, validate_subscription(fields, settings))
         except InvalidSubscription as exc:
@@ -218,8 +226,17 @@ def export_csv(
     count = 0
     for sub in iter_subscribers(sessions, statuses):
         weekday = WEEKDAYS[sub.weekday] if sub.frequency == "weekly" else ""
-        writer.writerow(
-            (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday)
-        )
+        cells = (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday)
+        writer.writerow([neutralise(cell) for cell in cells])
         count += 1
     return count
+
+
+def neutralise(cell: str) -> str:
+    """The cell as a spreadsheet shows it as text: a formula start gets a leading quote."""
+    return f"'{cell}" if _FORMULA_START.match(cell) else cell
+
+
+def unneutralise(cell: str) -> str:
+    """The value `neutralise` wrote the cell for: the one added quote taken off again."""
+    return cell[1:] if cell.startswith("'") and _FORMULA_START.match(cell, 1) else cell

@@ -152,3 +152,34 @@ def test_a_file_that_is_not_utf8_gets_one_sentence(cli_env, sessions, tmp_path) 
     assert result.exit_code == 1
     assert "is not UTF-8 text" in result.output
     assert "Traceback" not in result.output
+
+
+FORMULAS = '''email,keywords,frequency,timezone,send_time
+-dash@example.org,"=HYPERLINK(""http://evil.example/"",""x"")",daily,UTC,07:00
++plus@example.org,"+robots",daily,UTC,07:00
+at@example.org,"@SUM(A1), -survey",daily,UTC,07:00
+survey@example.org,"-survey, robots",daily,UTC,07:00
+quoted@example.org,"'=literal quote, robots",daily,UTC,07:00
+'''
+
+
+def test_export_neutralises_formula_cells_and_import_reads_them_back(
+    sessions, cli_env, tmp_path
+) -> None:
+    result = run(cli_env, "subscribers", "import", str(write(tmp_path, FORMULAS)), "--confirmed")
+    assert result.exit_code == 0, result.output
+    with sessions.begin() as session:  # a stored profile that itself starts with a quote
+        quoted = session.scalars(select(Subscriber).where(Subscriber.email.like("quoted@%"))).one()
+        assert quoted.keywords == "=literal quote, robots"  # a neutralised cell reads back
+        quoted.keywords = "'=literal quote, robots"
+    before = {email: sub.keywords for email, sub in subscribers(sessions).items()}
+    assert before["survey@example.org"] == "-survey, robots"
+    exported = run(cli_env, "subscribers", "export")
+    cells = [cell for row in csv.reader(io.StringIO(exported.stdout)) for cell in row]
+    # No cell a spreadsheet would run as a formula (OWASP: = + - @ tab CR).
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'-dash@example.org" in cells and "'-survey, robots" in cells
+    assert "''=literal quote, robots" in cells
+    again = run(cli_env, "subscribers", "import", "-", "--confirmed", stdin=exported.stdout)
+    assert again.output.strip() == "imported 0, updated 0, rejected 0", again.output
+    assert {email: sub.keywords for email, sub in subscribers(sessions).items()} == before
