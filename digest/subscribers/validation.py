@@ -17,6 +17,7 @@ from zoneinfo import available_timezones
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Settings
+from digest.mail.message import HeaderInjection, check_single_address
 from digest.matching import KeywordError, parse_profile
 
 FREQUENCIES = ("daily", "weekly")
@@ -80,7 +81,16 @@ def clean_email(value: str | None) -> str:
         valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"That is not a usable email address: {exc}") from exc
-    return str(valid.ascii_email or valid.normalized).lower()
+    email = str(valid.ascii_email or valid.normalized).lower()
+    try:
+        # The address goes into a To header as well as RCPT TO: both must name the same mailbox.
+        check_single_address(email)
+    except HeaderInjection:
+        raise ValueError(
+            "That is not a usable email address: it must read as one plain address, "
+            "without encoded words such as =?utf-8?q?…?=."
+        ) from None
+    return email
 
 
 def clean_keywords(value: str | None) -> str:

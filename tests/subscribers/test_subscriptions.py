@@ -37,7 +37,10 @@ def test_addresses_are_normalised(typed, stored):
 
 
 @pytest.mark.parametrize("typed", ["ada@example.org\r\nBcc: x@y.z", "ada\x00@example.org",
-                                   "ädä@example.org", "@example.org", "ada@", "a b@example.org"])
+                                   "ädä@example.org", "@example.org", "ada@", "a b@example.org",
+                                   "=?utf-8?q?evil=40example.net=2C?=@example.org",
+                                   "=?utf-8?b?ZXZpbEBleGFtcGxlLm5ldA==?=@example.org",
+                                   '"a,b"@example.org'])
 def test_unusable_addresses_are_refused_with_one_sentence(typed):
     with pytest.raises(ValueError, match=r"\.$"):
         clean_email(typed)
