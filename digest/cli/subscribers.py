@@ -76,7 +76,7 @@ def export(lazy: LazyServices, statuses: tuple[str, ...], everyone: bool) -> Non
 @pass_services
 def list_(lazy: LazyServices, statuses: tuple[str, ...]) -> None:
     """One line per subscriber: address, status, schedule and number of terms."""
-    from digest.subscribers.roster import iter_subscribers
+    from digest.subscribers.roster import iter_subscribers, printable
 
     count = 0
     for sub in iter_subscribers(lazy.get().sessions, statuses or None):
@@ -84,7 +84,8 @@ def list_(lazy: LazyServices, statuses: tuple[str, ...]) -> None:
         if sub.paused:
             schedule += " (paused)"
         terms = _term_count(sub.keywords)
-        click.echo(f"{sub.email}\t{sub.status}\t{schedule}\t{terms} terms")
+        fields = (sub.email, sub.status, schedule, f"{terms} terms")
+        click.echo("\t".join(printable(field, one_line=True) for field in fields))
         count += 1
     click.echo(f"{count} subscribers", err=True)
 

@@ -39,6 +39,10 @@ BATCH_SIZE = 500
 # single quote. Quotes already in front of such a start get one more, so that reading back
 # strips exactly the one added and every value round-trips: `-survey` is a keyword, not a formula.
 _FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+# Control characters an older row may hold (validation refuses them now); never printed raw,
+# so that an ESC sequence cannot reach the operator's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class CsvFormatError(ValueError):
@@ -227,7 +231,7 @@ def export_csv(
     for sub in iter_subscribers(sessions, statuses):
         weekday = WEEKDAYS[sub.weekday] if sub.frequency == "weekly" else ""
         cells = (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday)
-        writer.writerow([neutralise(cell) for cell in cells])
+        writer.writerow([neutralise(printable(cell)) for cell in cells])
         count += 1
     return count
 
@@ -240,3 +244,9 @@ def neutralise(cell: str) -> str:
 def unneutralise(cell: str) -> str:
     """The value `neutralise` wrote the cell for: the one added quote taken off again."""
     return cell[1:] if cell.startswith("'") and _FORMULA_START.match(cell, 1) else cell
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """Text with control characters written as `\\xNN` (one_line: newlines and tabs too)."""
+    pattern = _LINE_CONTROL if one_line else _CONTROL
+    return pattern.sub(lambda found: f"\\x{ord(found[0]):02x}", text)

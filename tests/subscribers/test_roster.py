@@ -183,3 +183,40 @@ def test_export_neutralises_formula_cells_and_import_reads_them_back(
     again = run(cli_env, "subscribers", "import", "-", "--confirmed", stdin=exported.stdout)
     assert again.output.strip() == "imported 0, updated 0, rejected 0", again.output
     assert {email: sub.keywords for email, sub in subscribers(sessions).items()} == before
+
+
+def test_import_rejects_control_characters_and_non_ascii_digits_by_line(
+    sessions, cli_env, tmp_path
+) -> None:
+    text = (
+        "email,keywords,frequency,timezone,send_time\n"
+        "nul@example.org,robots\x00,daily,UTC,07:00\n"
+        "esc@example.org,\x1b[2Jrobots,daily,UTC,07:00\n"
+        "good@example.org,robots,daily,UTC,07:00\n"
+        "digits@example.org,robots,daily,UTC,\u0660\u0667:\u0660\u0660\n"
+    )
+    result = run(cli_env, "subscribers", "import", str(write(tmp_path, text)), "--confirmed")
+    assert result.exit_code == 1, result.output
+    assert "imported 1, updated 0, rejected 3" in result.output
+    assert "line 2: keywords:" in result.output and "line 3: keywords:" in result.output
+    assert "line 5: send_time:" in result.output
+    assert "\x1b" not in result.output and "\x00" not in result.output
+    assert set(subscribers(sessions)) == {"good@example.org"}
+
+
+def test_list_and_export_escape_control_characters_of_older_rows(
+    sessions, cli_env, clock
+) -> None:
+    from web_support import add_subscriber
+
+    add_subscriber(sessions, clock.now, email="old@example.org",
+                   keywords="robots\x1b]0;owned\x07, diffusion\nworld\u009b", timezone="UTC\x1b[2J")
+    exported = run(cli_env, "subscribers", "export")
+    listed = run(cli_env, "subscribers", "list")
+    for output in (exported.stdout, listed.stdout):
+        controls = [ch for ch in output if ord(ch) < 32 or 127 <= ord(ch) < 160]
+        assert not [ch for ch in controls if ch not in "\n\t"]
+        assert "\\x1b" in output
+    row = next(csv.DictReader(io.StringIO(exported.stdout)))
+    assert row["keywords"] == "robots\\x1b]0;owned\\x07, diffusion\nworld\\x9b"
+    assert "UTC\\x1b[2J" in listed.stdout
