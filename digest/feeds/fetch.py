@@ -13,10 +13,13 @@ import httpx
 
 from digest.feeds import api_error_message
 from digest.feeds.common import FeedError
+from digest.feeds.deadline import Deadline
 
 MAX_BYTES = 50_000_000  # the largest arXiv listings are a few MB; anything far beyond is wrong
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-TOTAL_SECONDS = 180.0  # a server trickling bytes forever must not hold up the other sources
+# One deadline for the whole fetch (connect, headers, body, the retry): a server trickling bytes
+# forever must not hold up the other sources.
+TOTAL_SECONDS = 180.0
 RETRY_DELAY = 2.0  # seconds before the one retry, unless the server says otherwise
 RETRY_AFTER_CAP = 30.0  # a longer Retry-After is not waited for: the source fails this time
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -70,16 +73,20 @@ def fetch(
     last_modified: str | None = None,
     max_bytes: int = MAX_BYTES,
     retry_delay: float = RETRY_DELAY,
+    deadline: float = TOTAL_SECONDS,
 ) -> Fetched:
-    """The source's bytes; raises FeedError with a reason a user can act on."""
+    """The source's bytes within `deadline` seconds; raises FeedError with a reason to act on."""
     if not is_url(source):
         return Fetched(_read_file(_path(source), max_bytes))
-    headers = {"User-Agent": user_agent, "Accept": ACCEPT}
+    # A new connection per fetch: the deadline watches the sockets its requests open, and feeds
+    # are fetched far too rarely for a kept-alive connection to matter.
+    headers = {"User-Agent": user_agent, "Accept": ACCEPT, "Connection": "close"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    response = _get_with_retry(client, source, headers, max_bytes, retry_delay)
+    with Deadline(deadline) as limit:
+        response = _get_with_retry(client, source, headers, max_bytes, retry_delay, limit)
     if response.status == 304:
         return Fetched(None, etag, last_modified)
     if response.status >= 400:
@@ -92,13 +99,18 @@ def fetch(
 
 
 def _get_with_retry(
-    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int, delay: float
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    max_bytes: int,
+    delay: float,
+    limit: Deadline,
 ) -> _Response:
     """GET, retried exactly once on a transient failure (network, timeout, 5xx, 429)."""
     try:
-        response = _get(client, url, headers, max_bytes)
+        response = _get(client, url, headers, max_bytes, limit)
     except httpx.TransportError:
-        time.sleep(delay)
+        wait = delay
     else:
         if response.status not in TRANSIENT_STATUSES:
             return response
@@ -107,20 +119,28 @@ def _get_with_retry(
             raise FeedError(
                 f"{_http_error(response)}; the server asks to wait {wait:.0f} s, try again later"
             )
-        time.sleep(wait)
+    if wait >= limit.remaining():
+        raise FeedError(limit.message)
+    time.sleep(wait)
     try:
-        return _get(client, url, headers, max_bytes)
+        return _get(client, url, headers, max_bytes, limit)
     except httpx.TimeoutException:
         raise FeedError("no answer within the time limit (tried twice)") from None
     except httpx.TransportError as exc:
         raise FeedError(f"cannot reach the server (tried twice): {exc}") from None
 
 
-def _get(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int) -> _Response:
-    """One GET, reading at most max_bytes and for at most TOTAL_SECONDS."""
+def _get(
+    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int, limit: Deadline
+) -> _Response:
+    """One GET, reading at most max_bytes, before the deadline."""
+    if limit.expired:
+        raise FeedError(limit.message)
     try:
-        return _read_response(client, url, headers, max_bytes)
+        return _read_response(client, url, headers, max_bytes, limit)
     except httpx.TransportError:
+        if limit.expired:  # the watchdog shut the connection: not worth a retry
+            raise FeedError(limit.message) from None
         raise  # worth one retry
     except httpx.TooManyRedirects:
         raise FeedError("too many redirects") from None
@@ -129,10 +149,12 @@ def _get(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int
 
 
 def _read_response(
-    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int
+    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int, limit: Deadline
 ) -> _Response:
-    started = time.monotonic()
-    with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
+    with client.stream(
+        "GET", url, headers=headers, follow_redirects=True,
+        timeout=limit.timeout(client.timeout), extensions={"trace": limit.trace},
+    ) as response:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             raise FeedError(_too_large(max_bytes))
@@ -142,8 +164,8 @@ def _read_response(
             size += len(chunk)
             if size > max_bytes:
                 raise FeedError(_too_large(max_bytes))
-            if time.monotonic() - started > TOTAL_SECONDS:
-                raise FeedError(f"the download took longer than {TOTAL_SECONDS:.0f} s")
+            if limit.expired:
+                raise FeedError(limit.message)
             chunks.append(chunk)
         return _Response(
             response.status_code, response.reason_phrase, response.headers, b"".join(chunks)
