@@ -49,7 +49,7 @@ def host_is_public(host: str) -> bool:
     try:
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise FeedError(f"the feed redirects to {host}, which cannot be resolved: {exc}") from None
+        raise FeedError(f"cannot resolve {host} to check a redirect: {exc}") from None
     return bool(found) and all(address_is_public(str(info[4][0])) for info in found)
 
 
