@@ -37,7 +37,7 @@ from digest.compose.paperpool import Found, GroupMatches, PaperPool
 from digest.compose.schedule import Schedule, Window, digest_window, first_due
 from digest.mail import outbox, render
 from digest.mail.entries import entry_for
-from digest.mail.message import build_message
+from digest.mail.message import HeaderInjection, build_message, check_single_address
 from digest.models import Paper, Subscriber
 from digest.services import Services
 from digest.tokens import Tokens, digest_url, subscriber_links
@@ -204,6 +204,14 @@ class Composer:
         report: ComposeReport,
     ) -> Draft | None:
         """The subscriber's window and matched papers, or None (logged) for an unusable schedule."""
+        try:
+            # An address stored before it would have been refused (an encoded word) must not
+            # stop the batch when its message is built: that subscriber alone is skipped.
+            check_single_address(subscriber.email)
+        except HeaderInjection as exc:
+            logger.warning("subscriber %s skipped, unusable address: %s", subscriber.id, exc)
+            report.skipped += 1
+            return None
         try:
             schedule = schedule_of(subscriber)
             window = self._window(subscriber, schedule)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from xml.etree.ElementTree import Element, ParseError, XMLParser
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
 from digest.feeds.atom import ATOM, arxiv_api_error, parse_atom
 from digest.feeds.common import FeedError, PaperIn
@@ -17,6 +20,8 @@ from digest.feeds.rss import RDF, parse_rdf, parse_rss2
 
 __all__ = ["FeedError", "PaperIn", "api_error_message", "parse_feed", "parse_feed_kind"]
 
+# UTF-16 by its byte order mark, or by "<" (XML 1.0 appendix F) or "[" "{" (JSON) without one.
+_UTF16 = re.compile(rb"\xff\xfe|\xfe\xff|[<\[{]\x00|\x00[<\[{]")
 _HTML_PAGE = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!DOCTYPE\s+html|html[\s>]|head[\s>]|body[\s>])",
     re.IGNORECASE | re.DOTALL,
@@ -31,15 +36,22 @@ def parse_feed(content: bytes, source: str) -> list[PaperIn]:
 def parse_feed_kind(content: bytes, source: str) -> tuple[str, list[PaperIn]]:
     """(kind, papers): hf-json, arxiv-rss, arxiv-rdf, arxiv-api, arxiv-atom, rss, rdf or atom."""
     body = content.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if _UTF16.match(content):
+        # Sniff the kind from the start as UTF-8, but give the parsers the document as it came.
+        codec = "utf-16-be" if content[:1] in (b"\xfe", b"\x00") else "utf-16-le"
+        body = content[:4096].decode(codec, "ignore").lstrip("\ufeff \t\r\n").encode()
+        content = content if body else b""
+    else:
+        content = body
     if not body:
         raise FeedError("not a feed: the response is empty")
     if body[:1] in (b"[", b"{"):
-        return parse_hf(_json(body))
+        return parse_hf(_json(content))
     if _HTML_PAGE.match(body):
         raise FeedError("not a feed: the response is an HTML page")
     if not body.startswith(b"<"):
         raise FeedError("not a feed: the response is neither XML nor JSON")
-    root = _xml(body)
+    root = _xml(content)
     if root.tag == "rss":
         return parse_rss2(root)
     if root.tag == f"{ATOM}feed":
@@ -72,15 +84,18 @@ def _json(body: bytes) -> object:
 
 
 def _xml(body: bytes) -> Element:
-    """Parse strictly: a truncated or broken document is an error, never half a feed."""
-    # Entity declarations are refused outright (no billion laughs, no external entities), so the
-    # standard library parser is safe here without defusedxml.
-    if re.search(rb"<!ENTITY", body, re.IGNORECASE):
-        raise FeedError("not a feed: the XML declares its own entities, which feeds never need")
-    parser = XMLParser()  # noqa: S314
+    """Parse strictly: a truncated or broken document is an error, never half a feed.
+
+    defusedxml refuses entity declarations as the parser meets them, whatever the document's
+    encoding (a byte search for `<!ENTITY` misses UTF-16), so neither billion laughs nor an
+    external entity is ever expanded; a plain DOCTYPE is still read.
+    """
+    parser = DefusedXMLParser()
     try:
         parser.feed(body)
         return parser.close()
+    except DefusedXmlException:
+        raise FeedError("the feed declares XML entities, which digest refuses") from None
     except ParseError as exc:
         line, column = exc.position
         reason = str(exc).split(": line ")[0]

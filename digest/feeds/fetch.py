@@ -1,4 +1,7 @@
-"""Fetch a feed's bytes: HTTP with conditional GET, one retry and a size cap, or a local file."""
+"""Fetch a feed's bytes, over HTTP or from a local file.
+
+HTTP: conditional GET, one retry, redirects checked hop by hop, a size cap and one deadline.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,14 @@ import httpx
 
 from digest.feeds import api_error_message
 from digest.feeds.common import FeedError
+from digest.feeds.deadline import Deadline
+from digest.feeds.redirects import REDIRECT_STATUSES, HostCheck, host_is_public, redirect_target
 
 MAX_BYTES = 50_000_000  # the largest arXiv listings are a few MB; anything far beyond is wrong
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-TOTAL_SECONDS = 180.0  # a server trickling bytes forever must not hold up the other sources
+# One deadline for the whole fetch (connect, headers, body, the retry): a server trickling bytes
+# forever must not hold up the other sources.
+TOTAL_SECONDS = 180.0
 RETRY_DELAY = 2.0  # seconds before the one retry, unless the server says otherwise
 RETRY_AFTER_CAP = 30.0  # a longer Retry-After is not waited for: the source fails this time
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -44,8 +51,8 @@ class _Response:
 
 
 def make_client() -> httpx.Client:
-    """An HTTP client with digest's timeouts, following redirects."""
-    return httpx.Client(timeout=TIMEOUT, follow_redirects=True)
+    """An HTTP client with digest's timeouts; fetch follows (and checks) redirects itself."""
+    return httpx.Client(timeout=TIMEOUT, follow_redirects=False)
 
 
 def is_url(source: str) -> bool:
@@ -70,16 +77,26 @@ def fetch(
     last_modified: str | None = None,
     max_bytes: int = MAX_BYTES,
     retry_delay: float = RETRY_DELAY,
+    deadline: float = TOTAL_SECONDS,
+    is_public: HostCheck = host_is_public,
 ) -> Fetched:
-    """The source's bytes; raises FeedError with a reason a user can act on."""
+    """The source's bytes within `deadline` seconds; raises FeedError with a reason to act on.
+
+    Redirects are followed here, not by httpx, so that each is checked (redirects.py);
+    `is_public` says which hosts count as public (tests stand in for the internet with it).
+    """
     if not is_url(source):
         return Fetched(_read_file(_path(source), max_bytes))
-    headers = {"User-Agent": user_agent, "Accept": ACCEPT}
+    # A new connection per fetch: the deadline watches the sockets its requests open, and feeds
+    # are fetched far too rarely for a kept-alive connection to matter.
+    headers = {"User-Agent": user_agent, "Accept": ACCEPT, "Connection": "close"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    response = _get_with_retry(client, source, headers, max_bytes, retry_delay)
+    with Deadline(deadline) as limit:
+        attempt = _Attempt(client, source, headers, max_bytes, limit, is_public)
+        response = _get_with_retry(attempt, retry_delay)
     if response.status == 304:
         return Fetched(None, etag, last_modified)
     if response.status >= 400:
@@ -91,14 +108,24 @@ def fetch(
     )
 
 
-def _get_with_retry(
-    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int, delay: float
-) -> _Response:
+@dataclass(frozen=True)
+class _Attempt:
+    """What each GET of one fetch shares."""
+
+    client: httpx.Client
+    url: str
+    headers: dict[str, str]
+    max_bytes: int
+    limit: Deadline
+    is_public: HostCheck
+
+
+def _get_with_retry(attempt: _Attempt, delay: float) -> _Response:
     """GET, retried exactly once on a transient failure (network, timeout, 5xx, 429)."""
     try:
-        response = _get(client, url, headers, max_bytes)
+        response = _get(attempt)
     except httpx.TransportError:
-        time.sleep(delay)
+        wait = delay
     else:
         if response.status not in TRANSIENT_STATUSES:
             return response
@@ -107,47 +134,60 @@ def _get_with_retry(
             raise FeedError(
                 f"{_http_error(response)}; the server asks to wait {wait:.0f} s, try again later"
             )
-        time.sleep(wait)
+    if wait >= attempt.limit.remaining():
+        raise FeedError(attempt.limit.message)
+    time.sleep(wait)
     try:
-        return _get(client, url, headers, max_bytes)
+        return _get(attempt)
     except httpx.TimeoutException:
         raise FeedError("no answer within the time limit (tried twice)") from None
     except httpx.TransportError as exc:
         raise FeedError(f"cannot reach the server (tried twice): {exc}") from None
 
 
-def _get(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int) -> _Response:
-    """One GET, reading at most max_bytes and for at most TOTAL_SECONDS."""
+def _get(attempt: _Attempt) -> _Response:
+    """One GET and the redirects it leads to, reading at most max_bytes, before the deadline."""
+    limit = attempt.limit
+    url = httpx.URL(attempt.url)
+    redirects = 0
     try:
-        return _read_response(client, url, headers, max_bytes)
+        while True:
+            if limit.expired:
+                raise FeedError(limit.message)
+            with attempt.client.stream(
+                "GET", url, headers=attempt.headers, follow_redirects=False,
+                timeout=limit.timeout(attempt.client.timeout), extensions={"trace": limit.trace},
+            ) as response:
+                if response.status_code not in REDIRECT_STATUSES:
+                    return _read_body(response, attempt.max_bytes, limit)
+                location = response.headers.get("location")
+            url = redirect_target(url, location, redirects, attempt.is_public)
+            redirects += 1
     except httpx.TransportError:
+        if limit.expired:  # the watchdog shut the connection: not worth a retry
+            raise FeedError(limit.message) from None
         raise  # worth one retry
-    except httpx.TooManyRedirects:
-        raise FeedError("too many redirects") from None
     except (httpx.RequestError, httpx.InvalidURL) as exc:
         raise FeedError(f"cannot fetch this URL: {exc}") from None
 
 
-def _read_response(
-    client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int
-) -> _Response:
-    started = time.monotonic()
-    with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
+def _read_body(response: httpx.Response, max_bytes: int, limit: Deadline) -> _Response:
+    """The response's body, refused past max_bytes or the deadline."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FeedError(_too_large(max_bytes))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
             raise FeedError(_too_large(max_bytes))
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise FeedError(_too_large(max_bytes))
-            if time.monotonic() - started > TOTAL_SECONDS:
-                raise FeedError(f"the download took longer than {TOTAL_SECONDS:.0f} s")
-            chunks.append(chunk)
-        return _Response(
-            response.status_code, response.reason_phrase, response.headers, b"".join(chunks)
-        )
+        if limit.expired:
+            raise FeedError(limit.message)
+        chunks.append(chunk)
+    return _Response(
+        response.status_code, response.reason_phrase, response.headers, b"".join(chunks)
+    )
 
 
 def _http_error(response: _Response) -> str:

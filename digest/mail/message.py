@@ -18,7 +18,8 @@ import hashlib
 import re
 from datetime import datetime
 from email.headerregistry import Address
-from email.policy import SMTP
+from email.parser import BytesHeaderParser
+from email.policy import SMTP, default
 from email.utils import format_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -49,13 +50,14 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*")
 # Headers the email package re-renders as address lists; they always take its path.
 _ADDRESS_LISTS = frozenset({"From", "Sender", "Reply-To", "Cc", "Bcc"})
+_HEADER_PARSER = BytesHeaderParser(policy=default)
 _TEXT_PART = (
     b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n'
 )
 
 
 class HeaderInjection(ValueError):
-    """A header value holds CR, LF or another control character."""
+    """A header value holds CR, LF or another control character, or To is not one address."""
 
 
 def build_message(
@@ -87,7 +89,7 @@ def build_message(
     headers["Precedence"] = "bulk"
     for name, value in headers.items():
         check_header(name, value)
-    _check_single_address(to_addr)
+    check_single_address(to_addr)
 
     lines = [header_line(name, value) for name, value in headers.items()]
     lines.append(b"MIME-Version: 1.0\r\n")
@@ -157,16 +159,36 @@ def check_header(name: str, value: str) -> None:
         raise HeaderInjection(f"the {name} header must be one line without control characters")
 
 
-def _check_single_address(to_addr: str) -> None:
-    """The To header names exactly one plain address (no list, no display name)."""
+def check_single_address(to_addr: str) -> None:
+    """Raise HeaderInjection unless the To header we write reads back as exactly this address.
+
+    The envelope (RCPT TO) uses the address as it stands; a mail client reads the header. An
+    RFC 2047 encoded word (`=?utf-8?q?evil=40example.net=2C?=@example.org`) is a dot-atom that
+    a reader decodes into other addresses, so encoded words are refused outright, and anything
+    else must parse back from the header as one address spelled exactly as given.
+    """
+    if "=?" in to_addr:
+        raise HeaderInjection(
+            f"{to_addr!r} is not a single email address: it holds an RFC 2047 encoded word"
+        )
     if _PLAIN_ADDRESS.fullmatch(to_addr):
+        # A dot-atom without "=?" is written as it stands (header_line) and the email parser
+        # reads a dot-atom as itself, so the parse below would only confirm it (and costs
+        # 0.1 ms, on the path of every digest).
         return
+    addresses = read_back_addresses(header_line("To", to_addr))
+    if len(addresses) != 1 or addresses[0].addr_spec != to_addr or not addresses[0].domain:
+        raise HeaderInjection(f"{to_addr!r} is not a single email address")
+
+
+def read_back_addresses(header: bytes) -> list[Address]:
+    """The addresses a mail client reads from one serialized address header (empty if none)."""
     try:
-        address = Address(addr_spec=to_addr)
-    except (ValueError, IndexError) as exc:
-        raise ValueError(f"{to_addr!r} is not a single email address") from exc
-    if address.addr_spec != to_addr or not address.domain:
-        raise ValueError(f"{to_addr!r} is not a single email address")
+        parsed = _HEADER_PARSER.parsebytes(header + b"\r\n")
+        addresses = next(iter(parsed.values()), None)
+        return list(getattr(addresses, "addresses", ()))
+    except (ValueError, IndexError, TypeError):
+        return []
 
 
 def dkim_sign(raw: bytes, *, selector: str, domain: str, key_file: Path) -> bytes:

@@ -8,6 +8,8 @@ unsubscribe link outranks an operator's file.
 from __future__ import annotations
 
 import csv
+import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +36,21 @@ from digest.tokens import Tokens
 COLUMNS = ("email", "keywords", "frequency", "timezone", "send_time")
 OPTIONAL_COLUMNS = ("weekday",)
 BATCH_SIZE = 500
+# A cell a spreadsheet would run as a formula (OWASP's CSV-injection list) is written behind a
+# single quote. Quotes already in front of such a start get one more, so that reading back
+# strips exactly the one added and every value round-trips: `-survey` is a keyword, not a formula.
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+# Control characters an older row may hold (validation refuses them now); never printed raw,
+# so that an ESC sequence cannot reach the operator's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+MAX_KEPT_REJECTIONS = 1000  # the report keeps the first ones; on_rejection hears every one
+PROGRESS_EVERY = 10_000  # rows read between two calls of on_progress
+# What a byte that is not UTF-8 becomes under errors="surrogateescape" (U+DC80 to U+DCFF).
+_UNDECODED = re.compile("[\udc80-\udcff]")
+NOT_UTF8 = "not valid UTF-8 text (save the file as UTF-8 and import it again)"
 
 
 class CsvFormatError(ValueError):
@@ -42,15 +59,22 @@ class CsvFormatError(ValueError):
 
 @dataclass
 class ImportReport:
-    """What an import did; `rejections` holds (line number, reason) for each bad row."""
+    """What an import did; `rejections` holds the first (line number, reason) pairs."""
 
     imported: int = 0
     updated: int = 0
+    rejected: int = 0
+    rows: int = 0
     rejections: list[tuple[int, str]] = field(default_factory=list)
+    on_rejection: Callable[[int, str], None] | None = field(default=None, repr=False)
 
-    @property
-    def rejected(self) -> int:
-        return len(self.rejections)
+    def reject(self, line: int, reason: str) -> None:
+        """Count a bad row, tell on_rejection, and keep it if fewer than the cap are kept."""
+        self.rejected += 1
+        if self.on_rejection is not None:
+            self.on_rejection(line, reason)
+        if len(self.rejections) < MAX_KEPT_REJECTIONS:
+            self.rejections.append((line, reason))
 
     def summary(self) -> str:
         return f"imported {self.imported}, updated {self.updated}, rejected {self.rejected}"
@@ -62,14 +86,60 @@ class _Row:
     request: SubscriptionRequest
 
 
+def text_stream(binary: IO[bytes]) -> IO[str]:
+    """A CSV file's text, decoded as it is read; a byte that is not UTF-8 fails its row only.
+
+    A strict decoder would raise in the middle of a batch, name a byte offset and stop the
+    import; surrogateescape keeps the undecodable bytes as marks that read_rows refuses by line.
+    """
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
 def read_rows(
-    handle: IO[str], settings: Settings, report: ImportReport
+    handle: IO[str],
+    settings: Settings,
+    report: ImportReport,
+    on_progress: Callable[[ImportReport], None] | None = None,
 ) -> Iterator[_Row]:
     """Validate each CSV row; bad rows go into the report, good ones are yielded."""
     reader = csv.reader(handle)
+    header = _header(reader)
+    while True:
+        if on_progress is not None and report.rows and report.rows % PROGRESS_EVERY == 0:
+            on_progress(report)  # each pass reads one row, so this says each count once
+        line = reader.line_num + 1  # where this record starts; a quoted field may span lines
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.rows += 1
+            report.reject(line, f"unreadable CSV: {exc}")
+            continue
+        report.rows += 1
+        if not values:
+            continue
+        if len(values) > len(header):
+            report.reject(line, "the row has more fields than the header")
+            continue
+        if any(_UNDECODED.search(value) for value in values):
+            report.reject(line, NOT_UTF8)
+            continue
+        fields = {
+            name: unneutralise(value).strip()
+            for name, value in zip(header, values, strict=False)
+        }
+        try:
+            yield _Row(line, validate_subscription(fields, settings))
+        except InvalidSubscription as exc:
+            report.reject(line, "; ".join(f"{name}: {error}" for name, error in exc.errors.items()))
+
+
+def _header(reader: Iterator[list[str]]) -> list[str]:
+    """The lowercased column names; CsvFormatError when email or keywords is missing."""
     try:
         header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
+    except (StopIteration, csv.Error):
         header = []
     missing = [name for name in ("email", "keywords") if name not in header]
     if missing:
@@ -77,26 +147,7 @@ def read_rows(
             f"the CSV header must name the columns {', '.join(COLUMNS)}; "
             f"missing: {', '.join(missing)}"
         )
-    while True:
-        line = reader.line_num + 1  # where this record starts; a quoted field may span lines
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            report.rejections.append((line, f"unreadable CSV: {exc}"))
-            continue
-        if not values:
-            continue
-        if len(values) > len(header):
-            report.rejections.append((line, "the row has more fields than the header"))
-            continue
-        fields = {name: value.strip() for name, value in zip(header, values, strict=False)}
-        try:
-            yield _Row(line, validate_subscription(fields, settings))
-        except InvalidSubscription as exc:
-            reason = "; ".join(f"{name}: {error}" for name, error in exc.errors.items())
-            report.rejections.append((line, reason))
+    return header
 
 
 def import_csv(
@@ -106,18 +157,21 @@ def import_csv(
     *,
     confirmed: bool,
     now: datetime,
-    on_batch: Callable[[ImportReport], None] | None = None,
+    on_rejection: Callable[[int, str], None] | None = None,
+    on_progress: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
-    """Import a subscriber CSV batch by batch; each batch is one transaction."""
-    report = ImportReport()
+    """Import a subscriber CSV batch by batch; each batch is one transaction, committed at once.
+
+    Memory stays flat whatever the file's length: rows are read as they are needed, and bad
+    rows go to on_rejection as they are found (the report keeps only the first ones).
+    """
+    report = ImportReport(on_rejection=on_rejection)
     tokens = Tokens(settings.secret_key)
     renderer = Renderer(settings)
-    rows = read_rows(handle, settings, report)
+    rows = read_rows(handle, settings, report, on_progress)
     while batch := list(islice(rows, BATCH_SIZE)):
         with sessions.begin() as session:
             _import_batch(session, settings, batch, report, confirmed, now, tokens, renderer)
-        if on_batch is not None:
-            on_batch(report)
     return report
 
 
@@ -149,9 +203,7 @@ def _import_batch(
                 )
             continue
         if subscriber.status == "unsubscribed":
-            report.rejections.append(
-                (row.line, f"{subscriber.email} unsubscribed and is not subscribed again")
-            )
+            report.reject(row.line, f"{subscriber.email} unsubscribed and is not subscribed again")
             continue
         if _update(subscriber, row.request, confirmed, now):
             report.updated += 1
@@ -218,8 +270,23 @@ def export_csv(
     count = 0
     for sub in iter_subscribers(sessions, statuses):
         weekday = WEEKDAYS[sub.weekday] if sub.frequency == "weekly" else ""
-        writer.writerow(
-            (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday)
-        )
+        cells = (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday)
+        writer.writerow([neutralise(printable(cell)) for cell in cells])
         count += 1
     return count
+
+
+def neutralise(cell: str) -> str:
+    """The cell as a spreadsheet shows it as text: a formula start gets a leading quote."""
+    return f"'{cell}" if _FORMULA_START.match(cell) else cell
+
+
+def unneutralise(cell: str) -> str:
+    """The value `neutralise` wrote the cell for: the one added quote taken off again."""
+    return cell[1:] if cell.startswith("'") and _FORMULA_START.match(cell, 1) else cell
+
+
+def printable(text: str, *, one_line: bool = False) -> str:
+    """Text with control characters written as `\\xNN` (one_line: newlines and tabs too)."""
+    pattern = _LINE_CONTROL if one_line else _CONTROL
+    return pattern.sub(lambda found: f"\\x{ord(found[0]):02x}", text)

@@ -17,14 +17,20 @@ from zoneinfo import available_timezones
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Settings
+from digest.mail.message import HeaderInjection, check_single_address
 from digest.matching import KeywordError, parse_profile
 
 FREQUENCIES = ("daily", "weekly")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_EMAIL_LENGTH = 254
 MAX_KEYWORDS_LENGTH = 6000
-_SEND_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::00)?")
+# ASCII digits only: \d would also take Arabic-Indic or full-width digits, which int() reads
+# but which would be stored as typed ("07:\u0660\u0660").
+_SEND_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::00)?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and DEL, except tab and the newlines that separate terms: a NUL fails the
+# INSERT on PostgreSQL, and an ESC sequence would reach the operator's terminal through `list`.
+_KEYWORD_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class InvalidSubscription(ValueError):
@@ -80,7 +86,16 @@ def clean_email(value: str | None) -> str:
         valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"That is not a usable email address: {exc}") from exc
-    return str(valid.ascii_email or valid.normalized).lower()
+    email = str(valid.ascii_email or valid.normalized).lower()
+    try:
+        # The address goes into a To header as well as RCPT TO: both must name the same mailbox.
+        check_single_address(email)
+    except HeaderInjection:
+        raise ValueError(
+            "That is not a usable email address: it must read as one plain address, "
+            "without encoded words such as =?utf-8?q?…?=."
+        ) from None
+    return email
 
 
 def clean_keywords(value: str | None) -> str:
@@ -88,6 +103,12 @@ def clean_keywords(value: str | None) -> str:
     text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise ValueError("Enter at least one keyword.")
+    control = _KEYWORD_CONTROL.search(text)
+    if control:
+        raise ValueError(
+            f"The keywords contain a control character (U+{ord(control[0]):04X}); "
+            "use only letters, digits, punctuation, spaces and new lines."
+        )
     if len(text) > MAX_KEYWORDS_LENGTH:
         raise ValueError(f"The keywords are longer than {MAX_KEYWORDS_LENGTH} characters.")
     try:
@@ -114,7 +135,7 @@ def clean_frequency(value: str) -> str:
 def clean_weekday(value: str) -> int:
     """A weekday by name (`monday`, `mon`) or number (0 = Monday) as 0 to 6."""
     text = value.strip().lower()
-    if text.isdigit() and int(text) < 7:
+    if text.isascii() and text.isdigit() and int(text) < 7:
         return int(text)
     for number, name in enumerate(WEEKDAYS):
         if len(text) >= 3 and name.startswith(text):

@@ -214,6 +214,21 @@ def test_a_bad_stored_profile_skips_that_subscriber_only(services, caplog) -> No
         assert subscriber.next_digest_at == WED.replace(hour=7)
 
 
+def test_a_stored_address_that_cannot_be_a_to_header_skips_that_subscriber_only(
+    services, caplog
+) -> None:
+    # Accepted before encoded words were refused; building its message raises HeaderInjection.
+    bad = subscribe(services, "=?utf-8?q?evil=40example.net=2c?=@example.org", "robot*")
+    good = subscribe(services, "good@example.org", "robot*")
+    store(services, MON.replace(hour=10), paper("2606.00002", "Robotic hands"))
+    with caplog.at_level(logging.WARNING, logger="digest.compose.digests"):
+        report = compose_due(services, now=TUE.replace(hour=7))
+    assert (report.composed, report.skipped) == (1, 1)
+    assert f"subscriber {bad} skipped" in caplog.text
+    assert digests_of(services, good) == [["2606.00002"]]
+    assert digests_of(services, bad) == []
+
+
 def test_the_email_shows_at_most_max_papers_and_the_digest_holds_all(services) -> None:
     services = dataclasses.replace(
         services, settings=dataclasses.replace(services.settings, max_papers=2)

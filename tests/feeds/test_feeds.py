@@ -62,10 +62,53 @@ def test_what_is_not_a_feed_says_why(content, message) -> None:
         parse_feed(content, "x")
 
 
-def test_entity_declarations_are_refused() -> None:
-    bomb = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss><channel/></rss>'
-    with pytest.raises(FeedError, match="entities"):
-        parse_feed(bomb, "x")
+ENTITY_MESSAGE = "the feed declares XML entities, which digest refuses"
+LAUGHS = (
+    '<?xml version="1.0" encoding="{encoding}"?>\n<!DOCTYPE rss [\n <!ENTITY lol "lol">\n'
+    + "".join(
+        f' <!ENTITY lol{n} "{("&lol" + (str(n - 1) if n > 1 else "") + ";") * 10}">\n'
+        for n in range(1, 10)
+    )
+    + ']>\n<rss version="2.0"><channel><title>&lol9;</title></channel></rss>\n'
+)
+EXTERNAL = (
+    '<?xml version="1.0" encoding="{encoding}"?>\n'
+    '<!DOCTYPE rss [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n'
+    '<rss version="2.0"><channel><title>&secret;</title></channel></rss>\n'
+)
+
+
+@pytest.mark.parametrize("template", [LAUGHS, EXTERNAL], ids=["billion-laughs", "external"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be"])
+def test_entity_declarations_are_refused_in_every_encoding(template, encoding) -> None:
+    document = template.format(encoding=encoding.upper()[:6]).encode(encoding)
+    assert b"<!ENTITY" not in document or encoding == "utf-8"  # a byte search cannot see them
+    with pytest.raises(FeedError) as refused:
+        parse_feed(document, "x")
+    assert str(refused.value) == ENTITY_MESSAGE
+
+
+def test_a_plain_doctype_is_still_read() -> None:
+    feed = (
+        b'<?xml version="1.0"?>\n'
+        b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"'
+        b' "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss version="0.91"><channel>'
+        b"<title>t</title><item><title>A paper</title><link>https://example.org/a</link></item>"
+        b"</channel></rss>"
+    )
+    [paper] = parse_feed(feed, "x")
+    assert paper.title == "A paper"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_feed_is_read(encoding) -> None:
+    feed = (
+        '<?xml version="1.0" encoding="UTF-16"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Caf\u00e9 robots</title><link>https://example.org/a</link></item>"
+        "</channel></rss>"
+    ).encode(encoding)
+    [paper] = parse_feed(feed, "x")
+    assert paper.title == "Caf\u00e9 robots"
 
 
 def test_hf_json_of_an_empty_day_is_no_papers() -> None:

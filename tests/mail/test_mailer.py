@@ -130,6 +130,27 @@ def test_to_must_be_one_plain_address(mail_settings, to_addr) -> None:
         build(mail_settings, to_addr=to_addr)
 
 
+@pytest.mark.parametrize(
+    "to_addr",
+    [
+        "=?utf-8?q?evil=40example.net=2C?=@example.org",  # decodes to two addresses
+        "=?utf-8?b?ZXZpbEBleGFtcGxlLm5ldA==?=@example.org",
+        "ada@=?utf-8?q?example.net?=",
+    ],
+)
+def test_a_to_that_does_not_read_back_as_itself_is_refused(mail_settings, to_addr) -> None:
+    with pytest.raises(HeaderInjection, match="single email address"):
+        build(mail_settings, to_addr=to_addr)
+
+
+@pytest.mark.parametrize(
+    "to_addr", ["ada@example.org", "a.b+tag@sub.example.org", "o'neil@example.org", "x=y@ex.org"]
+)
+def test_plain_addresses_read_back_from_the_to_header_as_written(mail_settings, to_addr) -> None:
+    parsed = parse(build(mail_settings, to_addr=to_addr))
+    assert [a.addr_spec for a in parsed["To"].addresses] == [to_addr]
+
+
 @pytest.fixture(scope="session")
 def dkim_key(tmp_path_factory) -> tuple[Path, bytes]:
     """A fresh RSA key (openssl) and the DNS TXT record publishing its public half."""

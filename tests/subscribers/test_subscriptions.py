@@ -12,6 +12,7 @@ from digest.subscribers.subscriptions import (
     InvalidSubscription,
     apply_preferences,
     clean_email,
+    clean_keywords,
     clean_send_time,
     clean_timezone,
     clean_weekday,
@@ -37,7 +38,10 @@ def test_addresses_are_normalised(typed, stored):
 
 
 @pytest.mark.parametrize("typed", ["ada@example.org\r\nBcc: x@y.z", "ada\x00@example.org",
-                                   "ädä@example.org", "@example.org", "ada@", "a b@example.org"])
+                                   "ädä@example.org", "@example.org", "ada@", "a b@example.org",
+                                   "=?utf-8?q?evil=40example.net=2C?=@example.org",
+                                   "=?utf-8?b?ZXZpbEBleGFtcGxlLm5ldA==?=@example.org",
+                                   '"a,b"@example.org'])
 def test_unusable_addresses_are_refused_with_one_sentence(typed):
     with pytest.raises(ValueError, match=r"\.$"):
         clean_email(typed)
@@ -118,3 +122,33 @@ def test_delete_data_removes_the_row(services, clock):
     with services.sessions.begin() as session:
         delete_data(session, session.merge(ada))
     assert subscriber(services.sessions) is None
+
+
+@pytest.mark.parametrize(
+    "keywords",
+    ["robots\x00", "robots\x1b[2J", "\x1b]0;owned\x07robots", "robots\x7f", "robots\x9b31m",
+     "robots\x0bdiffusion", "robo\x85ts"],
+)
+def test_keywords_with_control_characters_are_refused_in_one_sentence(keywords):
+    with pytest.raises(ValueError, match=r"control character.*\.$"):
+        clean_keywords(keywords)
+
+
+def test_keywords_keep_their_newlines_and_tabs():
+    typed = "robots\r\ndiffusion\tmodels\rworld"
+    assert clean_keywords(typed) == "robots\ndiffusion\tmodels\nworld"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["\u0660\u0667:\u0660\u0660", "07:\u0660\u0660", "\uff10\uff17:\uff10\uff10",
+     "\u06f0\u06f7:\u06f3\u06f0", "7:3"],
+)
+def test_send_time_takes_ascii_digits_only(typed):
+    with pytest.raises(ValueError, match="HH:MM"):
+        clean_send_time(typed)
+
+
+def test_weekday_numbers_are_ascii_digits_only():
+    with pytest.raises(ValueError):
+        clean_weekday("\u0663")
