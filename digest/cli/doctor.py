@@ -1,0 +1,1 @@
+"""CLI command: `digest doctor [--dns HOST[:PORT]]`: deliverability and configuration checks."""
