@@ -140,6 +140,21 @@ class SMTPSender:
             self.close()
             raise TemporaryFailure(f"connection lost while sending ({_describe(exc)})") from exc
 
+    def probe(self) -> list[str]:
+        """Open a session as the first send would (EHLO, STARTTLS, AUTH), then QUIT.
+
+        Returns what was done ("EHLO", "STARTTLS", "AUTH as user"); raises the ConnectionFailure
+        a send would have met. `digest doctor` checks the SMTP settings with it.
+        """
+        self.close()
+        self._connection()
+        cfg = self.config
+        done = ["TLS" if cfg.implicit_tls else "EHLO"]
+        done += ["STARTTLS"] if cfg.starttls else []
+        done += [f"AUTH as {cfg.username}"] if cfg.username is not None else []
+        self.close()
+        return done
+
     def close(self) -> None:
         """QUIT politely if the connection still stands."""
         conn, self._conn = self._conn, None
