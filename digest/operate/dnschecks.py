@@ -58,8 +58,12 @@ def txt_records(resolver: dns.resolver.Resolver, name: str) -> list[str] | None:
 
 
 def check_spf(settings: Settings, resolver: dns.resolver.Resolver) -> Check:
-    """One `v=spf1` TXT record on the From domain."""
-    domain = settings.mail_domain
+    """One `v=spf1` TXT record on the envelope sender's domain (the bounce address's, else From's).
+
+    SPF judges the SMTP MAIL FROM, so with DIGEST_BOUNCE_ADDRESS it is that domain's record
+    that counts; for DMARC it must share the From domain's organizational domain.
+    """
+    domain = (settings.bounce_address or settings.mail_from_address.addr_spec).rpartition("@")[2]
     records = txt_records(resolver, domain)
     if records is None:
         return Check("fail", "spf", f"cannot query DNS for {domain}: is the resolver reachable?")
