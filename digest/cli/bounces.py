@@ -6,7 +6,7 @@ import logging
 import sys
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from digest.cli import LazyServices, main, pass_services
 from digest.db import utcnow
@@ -14,6 +14,7 @@ from digest.operate.bounces import BounceStats, process
 from digest.operate.mailbox import MailboxError, open_mailbox
 from digest.services import Services
 
+EX_TEMPFAIL = 75  # sysexits.h
 
 @main.command("bounces")
 @click.argument("source", default="-", metavar="[FILE|-]")
@@ -25,7 +26,8 @@ def bounces_command(lazy: LazyServices, source: str, imap_url: str | None) -> No
 
     Reads one message from FILE or standard input (an MTA pipe: `|digest bounces`), or every
     message of an IMAP mailbox, deleting each once processed. Prints
-    `hard N, soft N, complaints N, ignored N`; exits 1 only when the input cannot be read.
+    `hard N, soft N, complaints N, ignored N`; exits 1 when the input cannot be read, and 75
+    (EX_TEMPFAIL, which makes an MTA retry) when the database cannot be used.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     services = lazy.get()
@@ -39,9 +41,10 @@ def bounces_command(lazy: LazyServices, source: str, imap_url: str | None) -> No
         else:
             stats.count(_one(services, _read(source)))
     except (OperationalError, ProgrammingError) as exc:
-        raise click.ClickException(
-            f"the database is not ready ({exc.orig}); run `digest db upgrade` first"
-        ) from exc
+        click.echo(f"Error: the database is not ready ({exc.orig}); is it up, and has "
+                   "`digest db upgrade` been run?", err=True)
+        # EX_TEMPFAIL: an MTA running `|digest bounces` keeps the message and tries again later.
+        raise SystemExit(EX_TEMPFAIL) from exc
     except MailboxError as exc:
         click.echo(stats.line())
         raise click.ClickException(str(exc)) from exc
@@ -61,8 +64,11 @@ def _read(source: str) -> bytes:
 
 def _one(services: Services, raw: bytes) -> str:
     """Process one message in its own transaction."""
-    with services.sessions.begin() as session:
-        return process(session, services.settings, raw, now=utcnow())
+    try:
+        with services.sessions.begin() as session:
+            return process(session, services.settings, raw, now=utcnow())
+    except IntegrityError:
+        return "ignored"  # the same report, processed at this moment by another process
 
 
 def _from_imap(services: Services, url: str, stats: BounceStats) -> None:

@@ -185,3 +185,10 @@ def test_process_never_raises_on_a_damaged_fixture(sessions, settings, name) -> 
     for cut in range(0, len(raw), max(1, len(raw) // 25)):
         with sessions.begin() as session:
             process(session, bounce_settings, raw[:cut] + b"\r\n", now=utcnow())
+
+
+def test_a_database_that_cannot_be_used_exits_75_so_the_mta_retries(env, tmp_path) -> None:
+    broken = {**env, "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = CliRunner().invoke(main, ["bounces"], env=broken, input=fixture("vacation", 1))
+    assert result.exit_code == 75
+    assert "digest db upgrade" in result.output
