@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 HF_DAILY_PAPERS_URL = "https://huggingface.co/api/daily_papers"
 DEFAULT_DATABASE_URL = "sqlite:///instance/digest.db"
+
+
+# A dot-atom address without '+' in the local part (VERP puts `+token` there).
+_ATOM = r"[A-Za-z0-9!#$%&'*/=?^_`{|}~-]+"
+_BARE_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 class ConfigError(Exception):
@@ -56,6 +62,8 @@ class Settings:
     subscribe_rate_limit: str = "10 per hour"
     fetch_cron: str = "15 1,5,13,19 * * *"
     proxy_hops: int = 0
+    # VERP: envelope senders `local+token@domain` of this address name each message (§12).
+    bounce_address: str | None = None
     instance_path: Path = field(default_factory=lambda: Path("instance"))
 
     @property
@@ -101,6 +109,8 @@ def load_settings(
     rate_limit = _rate_limit(get("DIGEST_SUBSCRIBE_RATE_LIMIT") or Settings.subscribe_rate_limit)
     fetch_cron = _cron("DIGEST_FETCH_CRON", get("DIGEST_FETCH_CRON") or Settings.fetch_cron)
     proxy_hops = _count("DIGEST_PROXY_HOPS", get("DIGEST_PROXY_HOPS") or "0")
+    bounce_value = get("DIGEST_BOUNCE_ADDRESS")
+    bounce_address = _bounce_address(bounce_value) if bounce_value else None
     secret_key = get("DIGEST_SECRET_KEY") or _stored_secret_key(instance)
     return Settings(
         database_url=database_url,
@@ -117,6 +127,7 @@ def load_settings(
         subscribe_rate_limit=rate_limit,
         fetch_cron=fetch_cron,
         proxy_hops=proxy_hops,
+        bounce_address=bounce_address,
         instance_path=instance,
     )
 
@@ -150,6 +161,16 @@ def _mail_from(value: str) -> str:
         raise ConfigError(
             f"DIGEST_MAIL_FROM must be an address like 'Paper Digest <digest@example.org>', "
             f"not {value!r}"
+        )
+    return value
+
+
+def _bounce_address(value: str) -> str:
+    """A bare address whose local part has no '+': VERP adds `+token` to it."""
+    if not _BARE_ADDRESS.fullmatch(value):
+        raise ConfigError(
+            "DIGEST_BOUNCE_ADDRESS must be a bare address like bounces@example.org, without "
+            f"a '+' in its local part, not {value!r}"
         )
     return value
 

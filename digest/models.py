@@ -92,6 +92,10 @@ class Subscriber(Base):
     # When the next digest is due, kept with the schedule so that "who is due" is one index scan.
     next_digest_at: Mapped[optional_timestamp] = mapped_column(index=True)
     hard_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Bounces that came back after the relay accepted a message (`digest bounces`, SPEC §12).
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    last_bounce_at: Mapped[optional_timestamp]
+    last_bounce: Mapped[str | None] = mapped_column(String(500))
 
     digests: Mapped[list[Digest]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True
@@ -182,3 +186,25 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[optional_timestamp]
     created_at: Mapped[timestamp]
+
+
+class Bounce(Base):
+    """A bounce or complaint message `digest bounces` processed, whatever it was found to be."""
+
+    __tablename__ = "bounces"
+
+    id: Mapped[intpk]
+    # The bounce's own Message-ID (or a hash of it): the same report processed twice counts once.
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # hard, soft, complaint, ignored
+    # Deleting a subscriber deletes their bounces too: a diagnostic often quotes the address.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    # Kept when old outbox rows are purged: the per-day figures outlive the messages.
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str | None] = mapped_column(String(16))  # the DSN status code, e.g. 5.1.1
+    diagnostic: Mapped[str | None] = mapped_column(String(500))
+    received_at: Mapped[timestamp] = mapped_column(index=True)

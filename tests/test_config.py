@@ -116,3 +116,14 @@ def test_bad_smtp_tls_options_name_the_variable(tmp_path, url: str) -> None:
     env = {"DIGEST_SMTP_URL": url.format(not_pem=not_pem)}
     with pytest.raises(ConfigError, match="DIGEST_SMTP_URL"):
         load_settings(env, instance_path=tmp_path)
+
+
+def test_bounce_address_is_a_bare_address_without_a_plus(tmp_path) -> None:
+    base = {"DIGEST_SECRET_KEY": "k"}
+    assert load_settings(base, instance_path=tmp_path).bounce_address is None
+    ok = load_settings({**base, "DIGEST_BOUNCE_ADDRESS": "bounces@example.org"},
+                       instance_path=tmp_path)
+    assert ok.bounce_address == "bounces@example.org"
+    for bad in ("bounces+x@example.org", "Bounces <b@example.org>", "nobody", "b@"):
+        with pytest.raises(ConfigError, match="DIGEST_BOUNCE_ADDRESS"):
+            load_settings({**base, "DIGEST_BOUNCE_ADDRESS": bad}, instance_path=tmp_path)

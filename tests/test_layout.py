@@ -22,6 +22,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "subscribers": {"matching", "compose", "mail"},
     "pipeline": {"papers", "compose", "mail"},
     "scheduler": {"pipeline", "mail", "papers"},
+    "operate": {"papers", "compose", "mail", "subscribers", "matching"},
 }
 TOP = {"web", "cli"}
 
@@ -43,7 +44,9 @@ def imported_parts(path: Path) -> set[str]:
             elif node.module.startswith("digest."):
                 names = [node.module.removeprefix("digest.")]
         elif isinstance(node, ast.Import):
-            names = [a.name.removeprefix("digest.") for a in node.names if a.name.startswith("digest.")]
+            names = [
+                a.name.removeprefix("digest.") for a in node.names if a.name.startswith("digest.")
+            ]
         found.update(part_of(name) for name in names)
     return found
 

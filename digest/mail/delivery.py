@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from digest.db import UTCDateTime
 from digest.mail.mailer import ConnectionFailure, PermanentFailure, Sender, TemporaryFailure
+from digest.mail.verp import envelope_sender
 from digest.models import OutboxMessage, Subscriber
 from digest.services import Services
 
@@ -118,6 +119,8 @@ class Batch:
     ) -> None:
         self.sessions = services.sessions
         self.from_addr = services.settings.mail_from_address.addr_spec
+        self.bounce_address = services.settings.bounce_address
+        self.secret_key = services.settings.secret_key
         self.sender = sender
         self.worker_id = worker_id
         self.clock = clock
@@ -164,9 +167,15 @@ class Batch:
             self.stats.count(job)
         return None
 
+    def envelope_from(self, job: Job) -> str:
+        """MAIL FROM: the VERP form of DIGEST_BOUNCE_ADDRESS naming this row, else From."""
+        if self.bounce_address is None:
+            return self.from_addr
+        return envelope_sender(self.bounce_address, self.secret_key, job.id)
+
     def _send(self, job: Job) -> Error | None:
         try:
-            self.sender.send(self.from_addr, job.to_addr, job.message)
+            self.sender.send(self.envelope_from(job), job.to_addr, job.message)
         except (TemporaryFailure, PermanentFailure) as exc:
             log.info("message %d to %s: %s", job.id, job.to_addr, exc)
             return exc
@@ -241,7 +250,7 @@ def record(
     if isinstance(error, PermanentFailure):
         row.state, row.last_error = "failed", str(error)
         if error.about_recipient and row.subscriber_id is not None:
-            _count_hard_failure(session, row.subscriber_id, now=now)
+            count_hard_failure(session, row.subscriber_id, now=now)
         return "failed"
     first = row.first_attempt_at or now
     if now - first >= RETRY_FOR:
@@ -270,12 +279,20 @@ def _record_sent(session: Session, job: Job, *, now: datetime) -> str | None:
     return "sent"
 
 
-def _count_hard_failure(session: Session, subscriber_id: int, *, now: datetime) -> None:
-    """One more permanent refusal in a row; the third suspends a confirmed subscriber."""
+def count_hard_failure(
+    session: Session, subscriber_id: int, *, now: datetime, in_a_row: int | None = None
+) -> None:
+    """One more permanent refusal in a row; the third suspends a confirmed subscriber.
+
+    An SMTP 5xx comes at once, so the stored count plus one is the run. A bounce that comes
+    back later (`digest bounces`) knows better: `in_a_row` is the run of failed messages ending
+    through the bounced one, which the relay accepting the messages between did not break.
+    """
     subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
     if subscriber is None:
         return
-    subscriber.hard_failures = (subscriber.hard_failures or 0) + 1
+    before = subscriber.hard_failures or 0
+    subscriber.hard_failures = before + 1 if in_a_row is None else max(in_a_row, before)
     if subscriber.hard_failures >= HARD_FAILURE_LIMIT and subscriber.status == "confirmed":
         subscriber.status, subscriber.suspended_at = "suspended", now
         log.warning("subscriber %d suspended after %d hard failures in a row",

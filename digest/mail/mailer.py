@@ -77,7 +77,7 @@ def make_sender(settings: Settings) -> Sender:
     """SMTP when DIGEST_SMTP_URL is set, else `.eml` files in instance/mail/."""
     if settings.smtp is not None:
         return SMTPSender(settings.smtp, local_hostname=settings.mail_domain)
-    return FileSender(settings.mail_dir)
+    return FileSender(settings.mail_dir, return_path=settings.bounce_address is not None)
 
 
 def reply_error(code: int, reply: bytes | str, stage: str) -> Exception:
@@ -139,6 +139,21 @@ class SMTPSender:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
             raise TemporaryFailure(f"connection lost while sending ({_describe(exc)})") from exc
+
+    def probe(self) -> list[str]:
+        """Open a session as the first send would (EHLO, STARTTLS, AUTH), then QUIT.
+
+        Returns what was done ("EHLO", "STARTTLS", "AUTH as user"); raises the ConnectionFailure
+        a send would have met. `digest doctor` checks the SMTP settings with it.
+        """
+        self.close()
+        self._connection()
+        cfg = self.config
+        done = ["TLS" if cfg.implicit_tls else "EHLO"]
+        done += ["STARTTLS"] if cfg.starttls else []
+        done += [f"AUTH as {cfg.username}"] if cfg.username is not None else []
+        self.close()
+        return done
 
     def close(self) -> None:
         """QUIT politely if the connection still stands."""
@@ -281,13 +296,21 @@ class SMTPSender:
 
 
 class FileSender:
-    """Writes each message as an `.eml` file; the default when no SMTP server is configured."""
+    """Writes each message as an `.eml` file; the default when no SMTP server is configured.
 
-    def __init__(self, mail_dir: Path) -> None:
+    With `return_path`, each file starts with `Return-Path: <envelope sender>`, as a local
+    delivery agent writes it, so the VERP address of DIGEST_BOUNCE_ADDRESS can be seen; the
+    message itself (and its DKIM signature) is unchanged below that line.
+    """
+
+    def __init__(self, mail_dir: Path, *, return_path: bool = False) -> None:
         self.mail_dir = Path(mail_dir)
+        self.return_path = return_path
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> None:
         """Write atomically (temp file, then rename), so readers never see half a message."""
+        if self.return_path:
+            message = b"Return-Path: <%s>\r\n" % from_addr.encode("ascii") + message
         self.mail_dir.mkdir(parents=True, exist_ok=True)
         name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:12]}.eml"
         fd, tmp = tempfile.mkstemp(dir=self.mail_dir, prefix=".tmp-", suffix=".eml")
