@@ -179,3 +179,13 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[optional_timestamp]
     created_at: Mapped[timestamp]
+
+
+class AdminCredential(Base):
+    """The dashboard's one password, hashed (SPEC §12); no row means /admin answers 404."""
+
+    __tablename__ = "admin_credentials"
+
+    id: Mapped[intpk]
+    password_hash: Mapped[str] = mapped_column(String(512))
+    changed_at: Mapped[timestamp]

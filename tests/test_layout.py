@@ -22,6 +22,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "subscribers": {"matching", "compose", "mail"},
     "pipeline": {"papers", "compose", "mail"},
     "scheduler": {"pipeline", "mail", "papers"},
+    "operate": {"papers", "compose", "mail", "subscribers", "matching"},
 }
 TOP = {"web", "cli"}
 

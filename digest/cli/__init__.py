@@ -59,7 +59,7 @@ def db_upgrade(lazy: LazyServices, revision: str) -> None:
 
 def _register() -> None:
     """Attach the command modules; each adds its commands to `main`."""
-    from digest.cli import deliver, fetch, preview, send, subscribers, web  # noqa: F401
+    from digest.cli import admin, deliver, fetch, preview, send, subscribers, web  # noqa: F401
 
 
 _register()

@@ -1,0 +1,174 @@
+"""The dashboard's door (SPEC §12): 404 without a password, login, rate limit, CSRF, expiry, cookie."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from web_support import csrf_from, make_app
+
+from digest.operate.password import set_password
+from digest.services import Services
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def with_password(services):
+    with services.sessions.begin() as session:
+        set_password(session, PASSWORD, now=services_now())
+
+
+def services_now():
+    from digest.db import utcnow
+
+    return utcnow()
+
+
+@pytest.fixture
+def app(services, clock):
+    return make_app(services, clock)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def login(client, password: str = PASSWORD):
+    page = client.get("/admin")
+    return client.post("/admin/login", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                             "password": password})
+
+
+def test_without_a_password_every_admin_url_answers_404_like_an_unknown_page(client):
+    unknown = client.get("/no-such-page")
+    for method, url in [("get", "/admin"), ("post", "/admin/login"), ("post", "/admin/logout"),
+                        ("get", "/admin/")]:
+        response = getattr(client, method)(url, data={"password": "x" * 20})
+        assert response.status_code == 404, url
+        assert response.get_data() == unknown.get_data()
+
+
+def test_the_right_password_opens_the_dashboard(client, with_password):
+    page = client.get("/admin")
+    assert page.status_code == 200
+    assert 'type="password"' in page.get_data(as_text=True)
+    assert "Subscribers by state" not in page.get_data(as_text=True)
+    response = login(client)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/admin")
+    dashboard = client.get("/admin").get_data(as_text=True)
+    assert "Subscribers by state" in dashboard and "<svg" in dashboard
+
+
+def test_a_wrong_password_gets_the_same_answer_whatever_it_is(client, with_password):
+    answers = []
+    for attempt in ["wrong password!!", "", PASSWORD.upper(), PASSWORD + " "]:
+        response = login(client, attempt)
+        assert response.status_code == 400
+        body = response.get_data(as_text=True)
+        assert "That password is not right." in body
+        answers.append(body.replace(csrf_from(body), ""))
+    assert len(set(answers)) == 1
+    assert "Subscribers by state" not in client.get("/admin").get_data(as_text=True)
+
+
+def test_login_is_rate_limited_per_client(client, with_password):
+    for _ in range(5):
+        assert login(client, "not the password").status_code == 400
+    response = login(client, PASSWORD)  # the right one too: the limit is on attempts
+    assert response.status_code == 429
+    assert "Subscribers by state" not in client.get("/admin").get_data(as_text=True)
+    other = client.application.test_client()
+    page = other.get("/admin", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    token = csrf_from(page.get_data(as_text=True))
+    response = other.post("/admin/login", data={"csrf_token": token, "password": PASSWORD},
+                          environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert response.status_code == 303  # another client is not limited by the first one
+
+
+def test_login_and_logout_need_the_csrf_token(client, with_password):
+    client.get("/admin")
+    assert client.post("/admin/login", data={"password": PASSWORD}).status_code == 400
+    assert "Subscribers by state" not in client.get("/admin").get_data(as_text=True)
+    assert login(client).status_code == 303
+    assert client.post("/admin/logout").status_code == 400
+    page = client.get("/admin").get_data(as_text=True)
+    assert "Subscribers by state" in page
+    assert client.post("/admin/logout", data={"csrf_token": csrf_from(page)}).status_code == 303
+    assert "Subscribers by state" not in client.get("/admin").get_data(as_text=True)
+
+
+def test_a_login_ends_after_twelve_hours_by_the_clock(client, with_password, clock):
+    login(client)
+    clock.advance(hours=11, minutes=59)
+    assert "Subscribers by state" in client.get("/admin").get_data(as_text=True)
+    clock.advance(minutes=2)
+    page = client.get("/admin").get_data(as_text=True)
+    assert "Subscribers by state" not in page and 'type="password"' in page
+
+
+def test_a_new_password_ends_every_login(client, with_password, services):
+    login(client)
+    assert "Subscribers by state" in client.get("/admin").get_data(as_text=True)
+    with services.sessions.begin() as session:
+        set_password(session, "an entirely new passphrase", now=services_now())
+    assert "Subscribers by state" not in client.get("/admin").get_data(as_text=True)
+    assert login(client, "an entirely new passphrase").status_code == 303
+
+
+def test_the_login_cookie_is_httponly_samesite_and_expires(client, with_password):
+    response = login(client)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+    assert "Secure" not in cookie  # the default base URL is http://127.0.0.1
+
+
+def test_the_login_cookie_is_secure_when_the_base_url_is_https(services, clock, with_password):
+    settings = dataclasses.replace(services.settings, base_url="https://digest.example.org")
+    app = make_app(Services(settings, services.engine, services.sessions), clock)
+    client = app.test_client()
+    page = client.get("/admin", base_url="https://digest.example.org")
+    response = client.post(
+        "/admin/login", base_url="https://digest.example.org",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "password": PASSWORD},
+    )
+    assert response.status_code == 303
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_a_forged_session_does_not_log_in(app, client, with_password, clock):
+    """A cookie signed with another key, or a login from before the password existed, fails."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    other = make_app(dataclasses.replace(
+        client.application.extensions["digest"].services,
+        settings=dataclasses.replace(app.extensions["digest"].services.settings,
+                                     secret_key="another key"),
+    ), clock)
+    serializer = SecureCookieSessionInterface().get_signing_serializer(other)
+    forged = serializer.dumps({"admin": {"since": clock.now.isoformat(), "key": "0" * 64}})
+    client.set_cookie("session", forged)
+    assert "Subscribers by state" not in client.get("/admin").get_data(as_text=True)
+
+
+def test_the_dashboard_is_not_cached_and_keeps_the_strict_csp(client, with_password):
+    login(client)
+    response = client.get("/admin")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "script-src 'none'" in response.headers["Content-Security-Policy"]
+    body = response.get_data(as_text=True)
+    assert "<script" not in body and "style=" not in body and "<style" not in body
+
+
+def test_forms_work_on_https_although_no_referer_is_ever_sent(services, clock):
+    """Flask-WTF's HTTPS Referer check would refuse every POST under Referrer-Policy no-referrer."""
+    from web_support import FORM
+
+    settings = dataclasses.replace(services.settings, base_url="https://digest.example.org")
+    client = make_app(Services(settings, services.engine, services.sessions), clock).test_client()
+    page = client.get("/", base_url="https://digest.example.org")
+    response = client.post("/subscribe", base_url="https://digest.example.org",
+                           data={**FORM, "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
