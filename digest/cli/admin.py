@@ -36,9 +36,14 @@ def admin_password(lazy: LazyServices) -> None:
     click.echo("dashboard password set; open /admin to log in")
 
 
+def _is_terminal() -> bool:
+    """True when standard input is a terminal (someone typing), not a pipe or file."""
+    return sys.stdin.isatty()
+
+
 def _read_password() -> str:
     """The new password: from the terminal without echo (twice, to catch typos), or a pipe."""
-    if sys.stdin.isatty():
+    if _is_terminal():
         first = getpass.getpass("New dashboard password: ")
         if getpass.getpass("Repeat it: ") != first:
             raise click.ClickException("The two passwords differ; nothing was changed.")
