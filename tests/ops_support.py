@@ -33,7 +33,8 @@ def day_of_sends(services, smtp_server, clock, feeds_dir) -> None:
             session.add(Subscriber(
                 email=f"{name}@example.org", status="confirmed", keywords=keywords,
                 timezone="UTC", send_time="07:00", token_nonce="n",
-                created_at=clock.now - timedelta(days=2), confirmed_at=clock.now - timedelta(days=2),
+                created_at=clock.now - timedelta(days=2),
+                confirmed_at=clock.now - timedelta(days=2),
             ))
         session.add(Subscriber(email="pending@example.org", status="pending", keywords="agent*",
                                token_nonce="n", created_at=clock.now - timedelta(hours=3)))
@@ -82,12 +83,11 @@ def _subscribers(session: Session, now: datetime, readers: int, rng: random.Rand
         roll = rng.random()
         if roll > 0.08:
             row.status, row.confirmed_at = "confirmed", created + timedelta(minutes=20)
-        if roll > 0.92:
-            row.status, row.unsubscribed_at = "unsubscribed", created + timedelta(days=rng.random() * 5)
-        elif 0.90 < roll <= 0.92:
-            row.status, row.suspended_at = "suspended", created + timedelta(days=rng.random() * 5)
-        if row.unsubscribed_at and row.unsubscribed_at > now or row.suspended_at and row.suspended_at > now:
-            row.status, row.unsubscribed_at, row.suspended_at = "confirmed", None, None
+        left = created + timedelta(days=rng.random() * 5)
+        if left < now and roll > 0.92:
+            row.status, row.unsubscribed_at = "unsubscribed", left
+        elif left < now and 0.90 < roll <= 0.92:
+            row.status, row.suspended_at = "suspended", left
         session.add(row)
 
 

@@ -23,7 +23,10 @@ COLOURS = {
     "confirmed": "#009E73", "pending": "#E69F00", "suspended": "#D55E00",
     "unsubscribed": "#6B7280",
 }
-WIDTH, HEIGHT = 480, 220
+# Each chart is drawn twice: WIDE for a desktop's half-page card, NARROW for a phone, so that
+# text keeps about the same size on screen (an SVG scales its text along with its shapes).
+WIDE, NARROW = 480, 320
+HEIGHT = 220
 LEFT, RIGHT, TOP, BOTTOM = 44, 10, 12, 26  # room for the axis labels
 Y_DIVISIONS = 4
 
@@ -105,6 +108,11 @@ def _y_axis(top_value: int) -> tuple[list[float], list[Label]]:
     return grid, labels
 
 
+def _slot(width: int, days: Sequence[date]) -> float:
+    """The horizontal room of one day."""
+    return (width - LEFT - RIGHT) / max(len(days), 1)
+
+
 def _day_labels(days: Sequence[date], slot: float) -> list[Label]:
     """A date under every 7th day, counted back from the last so that today is labelled."""
     last = len(days) - 1
@@ -114,16 +122,16 @@ def _day_labels(days: Sequence[date], slot: float) -> list[Label]:
     ]
 
 
-def stacked_bars(data: DailySeries) -> Chart:
+def stacked_bars(data: DailySeries, width: int = WIDE) -> Chart:
     """One bar per day, its series stacked in order."""
     totals = [sum(column) for column in zip(*data.series.values(), strict=True)] or [0]
     top_value = nice_maximum(max(totals))
     grid, labels = _y_axis(top_value)
-    slot = (WIDTH - LEFT - RIGHT) / max(len(data.days), 1)
+    slot = _slot(width, data.days)
     scale = (HEIGHT - TOP - BOTTOM) / top_value
     rects = []
     for i, day in enumerate(data.days):
-        base = HEIGHT - BOTTOM
+        base = float(HEIGHT - BOTTOM)
         for position, (name, values) in enumerate(data.series.items()):
             if not values[i]:
                 continue
@@ -135,16 +143,16 @@ def stacked_bars(data: DailySeries) -> Chart:
                 fill=colour(name, position), title=f"{day.isoformat()}: {values[i]:,} {name}",
             ))
     legend = [(name, colour(name, p)) for p, name in enumerate(data.series)]
-    return Chart(WIDTH, HEIGHT, grid, rects, [], labels + _day_labels(data.days, slot), legend,
+    return Chart(width, HEIGHT, grid, rects, [], labels + _day_labels(data.days, slot), legend,
                  empty=not any(totals))
 
 
-def lines(data: DailySeries) -> Chart:
+def lines(data: DailySeries, width: int = WIDE) -> Chart:
     """One line per series across the days."""
     peak = max((max(values, default=0) for values in data.series.values()), default=0)
     top_value = nice_maximum(peak)
     grid, labels = _y_axis(top_value)
-    slot = (WIDTH - LEFT - RIGHT) / max(len(data.days), 1)
+    slot = _slot(width, data.days)
     scale = (HEIGHT - TOP - BOTTOM) / top_value
     drawn = []
     for position, (name, values) in enumerate(data.series.items()):
@@ -155,22 +163,24 @@ def lines(data: DailySeries) -> Chart:
         latest = values[-1] if values else 0
         drawn.append(Line(points, colour(name, position), f"{name}: {latest:,} today"))
     legend = [(name, colour(name, p)) for p, name in enumerate(data.series)]
-    return Chart(WIDTH, HEIGHT, grid, [], drawn, labels + _day_labels(data.days, slot), legend,
+    return Chart(width, HEIGHT, grid, [], drawn, labels + _day_labels(data.days, slot), legend,
                  empty=peak == 0)
 
 
-def horizontal_bars(items: Sequence[tuple[str, int]], label_width: int = 190) -> Chart:
+def horizontal_bars(items: Sequence[tuple[str, int]], width: int = WIDE) -> Chart:
     """One bar per (name, count), largest first as given; names at the left, counts at the end."""
-    row, gap = 22, 6
+    row, gap = 20, 6
+    label_width = 170 if width >= WIDE else 124
+    longest = 26 if width >= WIDE else 18
     height = max(len(items), 1) * (row + gap) + gap
     peak = max((count for _, count in items), default=0) or 1
-    room = WIDTH - label_width - 56  # the count is written after the bar
+    room = width - label_width - 50  # the count is written after the bar
     rects, labels = [], []
     for i, (name, count) in enumerate(items):
         y = gap + i * (row + gap)
         length = max(room * count / peak, 1)
-        shown = name if len(name) <= 26 else name[:25] + "…"
+        shown = name if len(name) <= longest else name[: longest - 1] + "…"
         rects.append(Rect(label_width, y, round(length, 1), row, PALETTE[0], f"{name}: {count:,}"))
         labels.append(Label(label_width - 8, y + row - 6, shown, "end"))
         labels.append(Label(round(label_width + length + 6, 1), y + row - 6, f"{count:,}", "start"))
-    return Chart(WIDTH, height, [], rects, [], labels, [], empty=not items)
+    return Chart(width, height, [], rects, [], labels, [], empty=not items)

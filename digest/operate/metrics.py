@@ -115,7 +115,9 @@ def _feed_metrics(feeds: list[stats.FeedStatus], now: datetime) -> Iterator[Metr
     yield from (success, since, failed)
 
 
-def make_registry(sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> CollectorRegistry:
+def make_registry(
+    sessions: sessionmaker[Session], clock: Callable[[], datetime]
+) -> CollectorRegistry:
     """A registry of its own (not prometheus_client's global one) holding the database metrics."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(sessions, clock))

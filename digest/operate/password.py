@@ -1,4 +1,4 @@
-"""The dashboard's password (SPEC §12): one row, hashed with werkzeug's scrypt, never stored plain."""
+"""The dashboard's password (SPEC §12): one row, hashed with werkzeug's scrypt, never kept plain."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The figures the dashboard and /metrics show: reads only, a Session and `now` in, plain values out.
+"""The figures of the dashboard and /metrics: reads only, a Session and `now` in, plain values out.
 
 Everything is counted in SQL where the database can group it (per day, per state), so a dashboard
 over 100,000 subscribers or a month of sent mail moves a few hundred rows, not the whole tables.

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from flask import Blueprint, abort, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
@@ -27,7 +29,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 SESSION_LIFETIME = timedelta(hours=12)
 LOGIN_RATE_LIMIT = "5 per minute; 20 per hour"
 CHART_DAYS = 30
-WRONG_PASSWORD = "That password is not right."
+T = TypeVar("T")
+WRONG_PASSWORD = "That password is not right."  # noqa: S105 (a message, not a secret)
 
 
 class LoginForm(FlaskForm):
@@ -108,7 +111,7 @@ def _figures() -> dict[str, object]:
         papers = _short_names(stats.papers_per_source_per_day(db, moment, CHART_DAYS))
         keywords = stats.top_keywords(db, 20)
         queue = stats.outbox_queue(db)
-        feeds = stats.feed_health(db)
+        feeds = sorted(stats.feed_health(db), key=lambda feed: not feed.failing)
         states = stats.subscribers_by_state(db)
         composed = stats.digests_composed(db)
     return {
@@ -120,14 +123,20 @@ def _figures() -> dict[str, object]:
         "feeds": feeds,
         "keywords": keywords,
         "tables": {"subscribers": subscribers, "messages": messages, "papers": papers},
+        # Each chart at two widths: the page shows the one that fits (see _chart.html).
         "charts": {
-            "subscribers": charts.lines(subscribers),
-            "messages": charts.stacked_bars(messages),
-            "papers": charts.stacked_bars(papers),
-            "keywords": charts.horizontal_bars(keywords),
+            "subscribers": _both(charts.lines, subscribers),
+            "messages": _both(charts.stacked_bars, messages),
+            "papers": _both(charts.stacked_bars, papers),
+            "keywords": _both(charts.horizontal_bars, keywords),
         },
         "duration": duration,
     }
+
+
+def _both(draw: Callable[[T, int], charts.Chart], data: T) -> tuple[charts.Chart, charts.Chart]:
+    """A chart laid out for a wide card and for a phone."""
+    return draw(data, charts.WIDE), draw(data, charts.NARROW)
 
 
 def _short_names(data: stats.DailySeries) -> stats.DailySeries:

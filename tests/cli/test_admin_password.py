@@ -1,4 +1,4 @@
-"""`digest admin password`: read twice at a terminal or once from a pipe, stored hashed (SPEC §12)."""
+"""`digest admin password`: typed twice at a terminal or piped in once, stored hashed (SPEC §12)."""
 
 from __future__ import annotations
 

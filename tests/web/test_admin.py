@@ -1,4 +1,4 @@
-"""The dashboard's door (SPEC §12): 404 without a password, login, rate limit, CSRF, expiry, cookie."""
+"""The dashboard's door (SPEC §12): 404 without a password, login, rate limit, CSRF, expiry."""
 
 from __future__ import annotations
 

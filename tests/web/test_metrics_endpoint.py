@@ -19,7 +19,8 @@ def client_for(services, clock, **settings):
 
 
 def names(response) -> set[str]:
-    return {family.name for family in text_string_to_metric_families(response.get_data(as_text=True))}
+    text = response.get_data(as_text=True)
+    return {family.name for family in text_string_to_metric_families(text)}
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
@@ -43,7 +44,8 @@ def test_behind_a_declared_proxy_the_forwarded_client_counts(services, clock):
     outside = client.get("/metrics", environ_base=forwarded,
                          headers={"X-Forwarded-For": "203.0.113.9"})
     assert outside.status_code == 404  # the proxy is local, the visitor is not
-    inside = client.get("/metrics", environ_base=forwarded, headers={"X-Forwarded-For": "127.0.0.1"})
+    inside = client.get("/metrics", environ_base=forwarded,
+                        headers={"X-Forwarded-For": "127.0.0.1"})
     assert inside.status_code == 200
 
 
