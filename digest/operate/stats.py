@@ -8,6 +8,7 @@ Days are UTC days.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ MESSAGE_OUTCOMES = ("sent", "deferred", "failed")
 OUTBOX_STATES = ("queued", "sending", "deferred", "sent", "failed", "cancelled")
 # Mail not yet handed over for good: what the queue depth and the oldest message's age measure.
 WAITING_STATES = ("queued", "sending", "deferred")
+_TERM_BREAK = re.compile(r"[,\r\n]")
 MAX_SOURCE_SERIES = 6  # more sources than this are summed up as "other" in the chart
 
 
@@ -125,36 +127,36 @@ def messages_per_day(session: Session, now: datetime, days: int = 30) -> DailySe
 def subscribers_over_time(session: Session, now: datetime, days: int = 30) -> DailySeries:
     """Subscribers in each state at the end of each day, from their state-change timestamps.
 
-    A subscriber's state at a moment is the latest change at or before it (confirmed,
-    unsubscribed, suspended), else pending from `created_at` on. Each distinct history is read
-    once with its count, and each day's totals come from running sums of the changes.
+    A subscriber's state on a day is their latest change on or before it (confirmed, suspended,
+    unsubscribed), else pending from the day they were created. The database groups subscribers
+    by the days of their changes, so 100,000 of them come back as a few thousand rows; each day's
+    totals are running sums of the changes.
     """
     span = window(now, days)
-    first = _start_of(span[0])
-    changes = {state: [0] * (days + 1) for state in SUBSCRIBER_STATES}
-    history = (Subscriber.created_at, Subscriber.confirmed_at, Subscriber.unsubscribed_at,
-               Subscriber.suspended_at)
-    for created, confirmed, unsubscribed, suspended, count in session.execute(
-        select(*history, func.count()).group_by(*history)
-    ):
-        stamps = (created, confirmed, suspended, unsubscribed)
-        # Same-instant changes apply in the order of SUBSCRIBER_STATES (created, then confirmed).
+    changes = {state: [0] * days for state in SUBSCRIBER_STATES}
+    # In the order of SUBSCRIBER_STATES, which is also the order of changes on the same day.
+    history = [_day_of(session, column) for column in (
+        Subscriber.created_at, Subscriber.confirmed_at, Subscriber.suspended_at,
+        Subscriber.unsubscribed_at,
+    )]
+    for *stamps, count in session.execute(select(*history, func.count()).group_by(*history)):
+        created = _as_date(stamps[0])
         events = sorted(
-            (at, rank, SUBSCRIBER_STATES[rank]) for rank, at in enumerate(stamps)
-            if at is not None and at >= created
+            (_as_date(at), rank) for rank, at in enumerate(stamps)
+            if at is not None and _as_date(at) >= created
         )
         previous: str | None = None
-        for at, _, state in events:
-            # A change before the window counts from its first day; one on day i from day i.
-            index = max(0, (at.date() - span[0]).days) if at >= first else 0
-            if index > days - 1:
+        for day, rank in events:
+            # A change before the window counts from its first day.
+            index = max(0, (day - span[0]).days)
+            if index >= days:
                 continue
+            state = SUBSCRIBER_STATES[rank]
             if previous is not None:
                 changes[previous][index] -= count
             changes[state][index] += count
             previous = state
-    series = {state: _running(values[:days]) for state, values in changes.items()}
-    return DailySeries(span, series)
+    return DailySeries(span, {state: _running(values) for state, values in changes.items()})
 
 
 def _running(values: Iterable[int]) -> list[int]:
@@ -241,10 +243,18 @@ def top_keywords(session: Session, limit: int = 20) -> list[tuple[str, int]]:
     for keywords, count in session.execute(
         select(Subscriber.keywords, func.count()).where(active).group_by(Subscriber.keywords)
     ):
+        folded = keywords.casefold()
         try:
-            terms = {" ".join(term.casefold().split()) for term in split_terms(keywords)}
+            # Without quotes a profile is cut at every comma and newline; split_terms, which
+            # walks it character by character, is only needed for quoted phrases.
+            raw = split_terms(folded) if '"' in folded else _TERM_BREAK.split(folded)
         except KeywordError:  # stored before a rule changed: skip rather than fail the page
             continue
-        for term in terms:
-            counts[term] += count
+        terms = {" ".join(term.split()) for term in raw}
+        terms.discard("")
+        if count == 1:
+            counts.update(terms)
+        else:
+            for term in terms:
+                counts[term] += count
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]

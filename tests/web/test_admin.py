@@ -172,3 +172,41 @@ def test_forms_work_on_https_although_no_referer_is_ever_sent(services, clock):
     response = client.post("/subscribe", base_url="https://digest.example.org",
                            data={**FORM, "csrf_token": csrf_from(page.get_data(as_text=True))})
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
+
+
+def test_after_a_day_of_sends_the_dashboard_shows_the_real_figures(
+    smtp_services, smtp_server, clock, feeds_dir, with_password
+):
+    from ops_support import DEFERRED, FEEDS, day_of_sends
+
+    day_of_sends(smtp_services, smtp_server, clock, feeds_dir)
+    clock.advance(hours=2)
+    client = make_app(smtp_services, clock).test_client()
+    login(client)
+    page = client.get("/admin").get_data(as_text=True)
+    # Tiles: 5 confirmed, 1 pending, 5 digests composed, 1 waiting for 2 hours.
+    for label, value in [("Confirmed", "5"), ("Pending", "1"), ("Digests composed", "5"),
+                         ("Waiting to send", "1"), ("Oldest waiting", "2 h 0 min")]:
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in page, label
+    # The messages table: today's row is 3 sent, 1 deferred, 1 failed.
+    assert "<tr><th scope=\"row\">2026-04-27</th><td>3</td><td>1</td><td>1</td></tr>" in page
+    assert "2026-04-27: 3 sent" in page  # the bar's tooltip
+    for name in FEEDS:
+        assert name in page  # the papers legend and the feeds list
+    assert "agent*" in page and DEFERRED not in page  # keywords yes, addresses never
+
+
+def test_everything_a_subscriber_or_feed_wrote_is_escaped(services, clock, with_password):
+    from digest.models import Source, Subscriber
+
+    evil = '<script>alert("x")</script>'
+    with services.sessions.begin() as session:
+        session.add(Subscriber(email="e@example.org", status="confirmed", keywords=evil,
+                               token_nonce="n", created_at=clock.now, confirmed_at=clock.now))
+        session.add(Source(url="https://feed.example/<b>", last_fetched_at=clock.now,
+                           last_error=evil))
+    client = make_app(services, clock).test_client()
+    login(client)
+    page = client.get("/admin").get_data(as_text=True)
+    assert "<script>" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
