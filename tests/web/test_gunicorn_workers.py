@@ -41,7 +41,6 @@ def _started(url: str, seconds: float = 30) -> bool:
 @pytest.fixture
 def gunicorn(cli_env, sessions, redis_url) -> Iterator[str]:
     """`gunicorn -w 2 wsgi:app` on the test database, rate limits in Redis."""
-    pytest.importorskip("gunicorn")
     with sessions.begin() as session:
         set_password(session, PASSWORD, now=utcnow())
         for i in range(7):
