@@ -66,3 +66,11 @@ def test_with_the_token_any_client_gets_the_metrics(services, clock):
                           environ_base={"REMOTE_ADDR": "198.51.100.4"})
     assert response.status_code == 200
     assert "digest_digests_composed" in names(response)
+
+
+def test_the_token_is_read_from_digest_metrics_token(tmp_path):
+    from digest.config import load_settings
+
+    env = {"DIGEST_SECRET_KEY": "k", "DIGEST_METRICS_TOKEN": f"  {TOKEN}\n"}
+    assert load_settings(env, instance_path=tmp_path).metrics_token == TOKEN
+    assert load_settings({"DIGEST_SECRET_KEY": "k"}, instance_path=tmp_path).metrics_token is None
