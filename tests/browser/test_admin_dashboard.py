@@ -60,6 +60,10 @@ def test_the_operator_logs_in_and_the_charts_render(server: str, chromium_path: 
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
             page.goto(f"{server}/admin")
+            field = page.get_by_label("Password").bounding_box()
+            assert field and field["height"] >= 40 and field["width"] >= 250  # styled, full width
+            assert not page.locator("input[name=username]").is_visible()
+            page.screenshot(path=str(ARTIFACTS / f"admin-login-{width}.png"), full_page=True)
             page.get_by_label("Password").fill("not the password")
             page.get_by_role("button", name="Log in").click()
             assert page.get_by_text("That password is not right.").is_visible()
