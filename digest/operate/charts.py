@@ -22,6 +22,7 @@ COLOURS = {
     "sent": "#0072B2", "deferred": "#E69F00", "failed": "#D55E00",
     "confirmed": "#009E73", "pending": "#E69F00", "suspended": "#D55E00",
     "unsubscribed": "#6B7280",
+    "hard": "#D55E00", "soft": "#E69F00", "complaint": "#CC79A7",  # bounces (SPEC §12)
 }
 # Each chart is drawn twice: WIDE for a desktop's half-page card, NARROW for a phone, so that
 # text keeps about the same size on screen (an SVG scales its text along with its shapes).
