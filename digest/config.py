@@ -64,6 +64,10 @@ class Settings:
     proxy_hops: int = 0
     # VERP: envelope senders `local+token@domain` of this address name each message (§12).
     bounce_address: str | None = None
+    # /metrics: a bearer token, or None for loopback clients only (SPEC §12).
+    metrics_token: str | None = None
+    # Flask-Limiter storage URI shared by every web process, or None for process memory.
+    ratelimit_storage_url: str | None = None
     instance_path: Path = field(default_factory=lambda: Path("instance"))
 
     @property
@@ -111,6 +115,9 @@ def load_settings(
     proxy_hops = _count("DIGEST_PROXY_HOPS", get("DIGEST_PROXY_HOPS") or "0")
     bounce_value = get("DIGEST_BOUNCE_ADDRESS")
     bounce_address = _bounce_address(bounce_value) if bounce_value else None
+    ratelimit_storage = get("DIGEST_RATELIMIT_STORAGE_URL")
+    if ratelimit_storage:
+        _ratelimit_storage(ratelimit_storage)
     secret_key = get("DIGEST_SECRET_KEY") or _stored_secret_key(instance)
     return Settings(
         database_url=database_url,
@@ -128,6 +135,8 @@ def load_settings(
         fetch_cron=fetch_cron,
         proxy_hops=proxy_hops,
         bounce_address=bounce_address,
+        metrics_token=get("DIGEST_METRICS_TOKEN"),
+        ratelimit_storage_url=ratelimit_storage,
         instance_path=instance,
     )
 
@@ -286,6 +295,25 @@ def _rate_limit(value: str) -> str:
             f"DIGEST_SUBSCRIBE_RATE_LIMIT must be like '10 per hour', not {value!r}"
         ) from exc
     return value
+
+
+def _ratelimit_storage(value: str) -> None:
+    """A storage URI Flask-Limiter knows, whose client library is installed (nothing connects)."""
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+
+    scheme = urlsplit(value).scheme
+    if scheme.startswith("async+") or not scheme:
+        raise ConfigError(
+            f"DIGEST_RATELIMIT_STORAGE_URL must be a URL like redis://127.0.0.1:6379, not {value!r}"
+        )
+    try:
+        storage_from_string(value)
+    except ConfigurationError as exc:
+        raise ConfigError(
+            f"DIGEST_RATELIMIT_STORAGE_URL cannot be used ({exc}); for redis:// install "
+            "digest with the redis extra: pip install 'digest[redis]'"
+        ) from exc
 
 
 def _cron(name: str, value: str) -> str:

@@ -208,3 +208,13 @@ class Bounce(Base):
     status: Mapped[str | None] = mapped_column(String(16))  # the DSN status code, e.g. 5.1.1
     diagnostic: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[timestamp] = mapped_column(index=True)
+
+
+class AdminCredential(Base):
+    """The dashboard's one password, hashed (SPEC §12); no row means /admin answers 404."""
+
+    __tablename__ = "admin_credentials"
+
+    id: Mapped[intpk]
+    password_hash: Mapped[str] = mapped_column(String(512))
+    changed_at: Mapped[timestamp]

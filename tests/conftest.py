@@ -121,6 +121,22 @@ def cli_env(database_url: str, instance_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis server for the shared rate limits (DIGEST_TEST_REDIS_URL, by default DB 15 on
+    loopback); skipped (or failed in CI) when none answers."""
+    url = os.environ.get("DIGEST_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except ImportError:
+        require("redis", "the redis package is not installed (pip install -e '.[test]')")
+    except redis.RedisError as exc:
+        require("redis", f"no Redis server answers at {url} ({exc})")
+    return url
+
+
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's chromium for Playwright; skipped (or failed in CI) when it is not installed."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -60,6 +60,7 @@ def db_upgrade(lazy: LazyServices, revision: str) -> None:
 def _register() -> None:
     """Attach the command modules; each adds its commands to `main`."""
     from digest.cli import (  # noqa: F401
+        admin,
         bounces,
         deliver,
         doctor,

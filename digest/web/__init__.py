@@ -48,11 +48,17 @@ def create_app(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         WTF_CSRF_TIME_LIMIT=int(timedelta(hours=12).total_seconds()),
+        # Flask-WTF's extra HTTPS check wants a Referer from the same origin, which the
+        # no-referrer policy below never lets a browser send: every POST on https would fail.
+        # The CSRF token (and the SameSite cookie holding its session) still guards every form.
+        WTF_CSRF_SSL_STRICT=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         SEND_FILE_MAX_AGE_DEFAULT=3600,
         DIGEST_HSTS=settings.base_url.startswith("https://"),
+        # The dashboard's login cookie; admin.py also ends a login after 12 h by the app's clock.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
     if settings.proxy_hops and proxy_fix:
         # Behind N trusted reverse proxies, take the client address (which rate limits key on)
@@ -62,9 +68,7 @@ def create_app(
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     csrf = CSRFProtect(app)
-    # Counters live in this process's memory: right for `digest serve` (one process). Behind
-    # gunicorn each worker counts on its own, so the effective limit is N workers times the rate.
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    limiter = _limiter(app, settings)
     app.extensions["digest"] = WebContext(
         services=services,
         tokens=Tokens(settings.secret_key),
@@ -80,15 +84,46 @@ def create_app(
     return app
 
 
+def _limiter(app: Flask, settings: Settings) -> Limiter:
+    """Per-client rate limits, counted in DIGEST_RATELIMIT_STORAGE_URL or this process's memory.
+
+    Process memory is right for `digest serve` (one process). Behind gunicorn each worker counts
+    on its own, so the effective limit is N workers times the rate unless a shared store (Redis)
+    is configured. While a shared store is unreachable the limits are counted in memory instead,
+    so an outage of Redis does not take the pages down with it.
+    """
+    shared = settings.ratelimit_storage_url
+    return Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=shared or "memory://",
+        default_limits=[],
+        key_prefix="digest",
+        in_memory_fallback_enabled=bool(shared),
+    )
+
+
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     """One blueprint per page group."""
-    from digest.web import confirm, digest_page, health, manage, subscribe, unsubscribe
+    from digest.web import (
+        admin,
+        confirm,
+        digest_page,
+        health,
+        manage,
+        metrics,
+        subscribe,
+        unsubscribe,
+    )
 
-    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health):
+    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health, admin, metrics):
         app.register_blueprint(module.bp)
     # RFC 8058 one-click POSTs come from mail providers without cookies or a CSRF token; the
     # view checks the token itself for every other POST (see unsubscribe.py).
     csrf.exempt(unsubscribe.unsubscribe_post)
+    # Without a password the dashboard must answer 404, not a CSRF error that shows it exists:
+    # its views check the token themselves, after that (see admin.py).
+    csrf.exempt(admin.bp)
 
 
 def _security_headers(response: Response) -> Response:
