@@ -93,7 +93,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only unit of work (see `reading`) begins deferred: under WAL it reads a snapshot
+    # and never waits for a writer, such as a composing batch.
+    read_only = connection.get_execution_options().get(_READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "digest_read_only"
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that only reads: a deferred BEGIN on SQLite, a READ ONLY transaction on
+    PostgreSQL (a write in it fails). Nothing is committed; the transaction ends on exit."""
+    with factory() as session:
+        connection = session.connection(execution_options={_READ_ONLY: True})
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        yield session
 
 
 def insert_or_ignore(session: Session, table: Any) -> Any:

@@ -32,7 +32,8 @@ from digest.subscribers.subscriptions import (
 from digest.tokens import Tokens
 
 COLUMNS = ("email", "keywords", "frequency", "timezone", "send_time")
-OPTIONAL_COLUMNS = ("weekday",)
+# Optional on import; `delivery` (email or feed) defaults to email, as on the subscribe form.
+OPTIONAL_COLUMNS = ("weekday", "delivery")
 BATCH_SIZE = 500
 
 
@@ -192,6 +193,7 @@ def _snapshot(subscriber: Subscriber) -> tuple[object, ...]:
         subscriber.weekday,
         subscriber.send_time,
         subscriber.timezone,
+        subscriber.delivery,
         subscriber.status,
     )
 
@@ -212,14 +214,16 @@ def iter_subscribers(
 def export_csv(
     sessions: sessionmaker[Session], handle: IO[str], statuses: Iterable[str] | None
 ) -> int:
-    """Write subscribers as CSV (the import's columns plus weekday); return the row count."""
+    """Write subscribers as CSV (the import's columns, then weekday and delivery); return the
+    row count."""
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow((*COLUMNS, *OPTIONAL_COLUMNS))
     count = 0
     for sub in iter_subscribers(sessions, statuses):
         weekday = WEEKDAYS[sub.weekday] if sub.frequency == "weekly" else ""
         writer.writerow(
-            (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday)
+            (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday,
+             sub.delivery)
         )
         count += 1
     return count

@@ -1,0 +1,134 @@
+"""Atom 1.0 (RFC 4287) documents from plain values: the writer behind the personal feed.
+
+Written with xml.etree.ElementTree, which escapes every text and attribute: nothing from a feed
+can become markup. Characters XML 1.0 forbids (control characters, lone surrogates) are dropped
+first, since ElementTree would write them and make the document unreadable. Namespaces are
+written as plain `xmlns` attributes, so the Atom namespace is the default one (no `ns0:`
+prefixes) and an entry's XHTML content carries its own.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+CONTENT_TYPE = "application/atom+xml; charset=utf-8"
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class Link:
+    """An atom:link: where it points and how it relates to its entry or feed."""
+
+    href: str
+    rel: str
+    type: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One atom:entry. `reason` and `links` are shown in the XHTML content too."""
+
+    id: str
+    title: str
+    updated: datetime
+    published: datetime
+    authors: Sequence[str]
+    summary: str
+    reason: str
+    links: Sequence[Link] = ()
+    categories: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One atom:feed; `author` names the feed's author, so every entry has one (RFC 4287 4.1.1)."""
+
+    id: str
+    title: str
+    subtitle: str
+    updated: datetime
+    author: str
+    links: Sequence[Link]
+    entries: Sequence[Entry] = field(default_factory=tuple)
+
+
+def xml_text(value: str | None) -> str:
+    """Text XML 1.0 can hold: characters it forbids are dropped."""
+    return _NOT_XML.sub("", value or "")
+
+
+def timestamp(value: datetime) -> str:
+    """An RFC 3339 date-time in UTC, as Atom wants it: 2026-06-02T07:00:00Z."""
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _add(
+    parent: ET.Element, tag: str, text: str | None = None, **attributes: str | None
+) -> ET.Element:
+    """A child element; attributes that are None are left out."""
+    element = ET.SubElement(
+        parent, tag, {key: xml_text(value) for key, value in attributes.items() if value}
+    )
+    if text is not None:
+        element.text = xml_text(text)
+    return element
+
+
+def _link(parent: ET.Element, link: Link) -> None:
+    _add(parent, "link", href=link.href, rel=link.rel, type=link.type, title=link.title)
+
+
+def _content(parent: ET.Element, entry: Entry) -> None:
+    """The entry as a reader shows it: why it is here, authors, abstract, then its links."""
+    content = _add(parent, "content", type="xhtml")
+    div = _add(content, "div", xmlns=XHTML_NS)
+    _add(_add(div, "p"), "em", entry.reason)
+    if entry.authors:
+        _add(div, "p", ", ".join(entry.authors))
+    if entry.summary:
+        _add(div, "p", entry.summary)
+    shown = [link for link in entry.links if link.title]
+    if shown:
+        line = _add(div, "p")
+        for position, link in enumerate(shown):
+            anchor = _add(line, "a", link.title, href=link.href)
+            if position < len(shown) - 1:
+                anchor.tail = " · "
+
+
+def _entry(parent: ET.Element, entry: Entry) -> None:
+    element = _add(parent, "entry")
+    _add(element, "id", entry.id)
+    _add(element, "title", entry.title, type="text")
+    _add(element, "updated", timestamp(entry.updated))
+    _add(element, "published", timestamp(entry.published))
+    for name in entry.authors:
+        _add(_add(element, "author"), "name", name)
+    for link in entry.links:
+        _link(element, link)
+    for term in entry.categories:
+        _add(element, "category", term=term)
+    _add(element, "summary", entry.summary, type="text")
+    _content(element, entry)
+
+
+def document(feed: Feed) -> bytes:
+    """The feed as a UTF-8 Atom document."""
+    root = ET.Element("feed", {"xmlns": ATOM_NS})
+    _add(root, "id", feed.id)
+    _add(root, "title", feed.title, type="text")
+    _add(root, "subtitle", feed.subtitle, type="text")
+    _add(root, "updated", timestamp(feed.updated))
+    _add(_add(root, "author"), "name", feed.author)
+    for link in feed.links:
+        _link(root, link)
+    for entry in feed.entries:
+        _entry(root, entry)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,154 @@
+"""The personal feed (SPEC §11): a subscriber's digests of the last 30 days as one Atom feed.
+
+The feed holds exactly what composing stored, the `Digest` and ledger rows of each digest,
+whether it was mailed (delivery `email`) or not (`feed`), so it has the once-per-paper promise
+of the emails. It is versioned cheaply: `version` reads the digests' ids and counts and when
+their papers last changed, which is what the ETag and Last-Modified are made of, so a reader's
+conditional GET is answered without building the document.
+
+Ids are stable and reveal nothing: the feed's and each entry's are UUIDs made with the instance's
+secret key from the subscriber (and the paper), never from the address. The feed links to the
+papers and to the site, never to the manage page: whoever holds the feed's address (a reader
+service, a shared OPML file) can read it and nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from digest.compose import history
+from digest.compose.history import DigestStamp
+from digest.config import Settings
+from digest.mail.entries import clean_text, safe_url
+from digest.mail.render import keywords_line
+from digest.models import DigestItem, Paper, Subscriber
+from digest.subscribers import atom
+
+FEED_DAYS = 30
+MAX_ENTRIES = 1000  # a bound on one response, whatever the profile matched
+MAX_AUTHORS = 25  # per entry; papers with hundreds of authors exist
+# A subscriber who left has no feed; a paused or suspended one keeps what was already given.
+FEED_STATUSES = ("confirmed", "suspended")
+FORMAT = "1"  # part of every ETag: bump it when the document's shape changes
+
+
+@dataclass(frozen=True)
+class FeedVersion:
+    """What the feed holds now, in brief: its validators and the digests it lists."""
+
+    etag: str
+    last_modified: datetime
+    digests: list[DigestStamp]
+
+
+def has_feed(subscriber: Subscriber | None) -> bool:
+    """True when this subscriber's feed answers (their token alone is not enough)."""
+    return subscriber is not None and subscriber.status in FEED_STATUSES
+
+
+def version(session: Session, subscriber: Subscriber, *, now: datetime) -> FeedVersion:
+    """The feed's ETag and Last-Modified, from two small queries."""
+    digests = history.digests_since(session, subscriber.id, now - timedelta(days=FEED_DAYS))
+    changed = history.papers_changed_at(session, [stamp.id for stamp in digests])
+    updated = _updated(subscriber, digests)
+    moments = [updated, *([changed] if changed else [])]
+    parts = [FORMAT, str(subscriber.id), subscriber.keywords, subscriber.status]
+    parts += [f"{d.id}:{d.paper_count}:{d.created_at.isoformat()}" for d in digests]
+    parts.append(changed.isoformat() if changed else "")
+    etag = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return FeedVersion(etag=etag, last_modified=max(moments), digests=digests)
+
+
+def _updated(subscriber: Subscriber, digests: list[DigestStamp]) -> datetime:
+    """The feed's atom:updated: when its newest digest was composed (else when it began)."""
+    if digests:
+        return max(stamp.created_at for stamp in digests)
+    return subscriber.confirmed_at or subscriber.created_at
+
+
+def document(
+    session: Session,
+    settings: Settings,
+    subscriber: Subscriber,
+    current: FeedVersion,
+    *,
+    self_url: str,
+) -> bytes:
+    """The Atom document: one entry per paper, newest digest first, each in rank order."""
+    created = {stamp.id: stamp.created_at for stamp in current.digests}
+    rows = history.newest_items(session, current.digests, limit=MAX_ENTRIES)
+    product = settings.mail_from_address.display_name or "Paper Digest"
+    keywords = keywords_line(subscriber.keywords)
+    feed = atom.Feed(
+        id=_uuid(settings.secret_key, _owner(subscriber)),
+        title=f"{product}: {keywords}" if keywords else product,
+        subtitle=(
+            f"The papers of your digests of the last {FEED_DAYS} days "
+            f"that matched your keywords: {keywords}"
+        ),
+        updated=_updated(subscriber, current.digests),
+        author=product,
+        links=[
+            atom.Link(href=self_url, rel="self", type="application/atom+xml"),
+            atom.Link(href=f"{settings.base_url}/", rel="alternate", type="text/html"),
+        ],
+        entries=[
+            _entry(settings.secret_key, subscriber, item, paper, created[item.digest_id])
+            for item, paper in rows
+        ],
+    )
+    return atom.document(feed)
+
+
+def _entry(
+    secret: str, subscriber: Subscriber, item: DigestItem, paper: Paper, given_at: datetime
+) -> atom.Entry:
+    """One paper of one digest as an Atom entry."""
+    links = []
+    if url := safe_url(paper.url):
+        links.append(atom.Link(href=url, rel="alternate", type="text/html", title="Paper page"))
+    if pdf := safe_url(paper.pdf_url):
+        links.append(atom.Link(href=pdf, rel="related", type="application/pdf", title="PDF"))
+    if code := safe_url(paper.code_url):
+        links.append(atom.Link(href=code, rel="related", title="Code"))
+    terms = [str(term) for term in item.matched_terms]
+    return atom.Entry(
+        id=_uuid(secret, f"{_owner(subscriber)}:{paper.key}"),
+        title=clean_text(paper.title) or paper.key,
+        updated=given_at,
+        published=given_at,
+        authors=[clean_text(name) for name in paper.authors[:MAX_AUTHORS] if clean_text(name)],
+        summary=clean_text(paper.abstract),
+        reason=reason(item),
+        links=links,
+        categories=terms,
+    )
+
+
+def reason(item: DigestItem) -> str:
+    """Why the paper is in the digest, in one sentence: the terms it matched."""
+    terms = ", ".join(str(term) for term in item.matched_terms)
+    if not terms:
+        return "Matched your keywords."
+    return f"Matched your keywords: {terms}{' (in the title)' if item.in_title else ''}."
+
+
+def _owner(subscriber: Subscriber) -> str:
+    """The subscriber as ids are made from it: the row and when it was made, so that a new
+    subscriber who happens to get a deleted one's row id gets other ids."""
+    return f"feed:{subscriber.id}:{subscriber.created_at.isoformat()}"
+
+
+def _uuid(secret: str, name: str) -> str:
+    """A urn:uuid that is stable for `name` and reveals nothing of it (RFC 9562 version 8)."""
+    digest = hmac.new(secret.encode(), name.encode(), hashlib.sha256).digest()
+    value = int.from_bytes(digest[:16], "big")
+    value = (value & ~(0xF000 << 64)) | (8 << 76)  # version 8: custom
+    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # the RFC variant
+    return uuid.UUID(int=value).urn
