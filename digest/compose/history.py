@@ -83,5 +83,5 @@ def newest_items(
         .where(DigestItem.digest_id.in_(needed))
         .order_by(Digest.scheduled_for.desc(), Digest.id.desc(), DigestItem.rank)
         .limit(limit)
-    ).tuples()
-    return list(rows)
+    )
+    return [(item, paper) for item, paper in rows]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from typing import IO
@@ -61,6 +61,9 @@ class ImportReport:
 class _Row:
     line: int
     request: SubscriptionRequest
+    # A row without a delivery value leaves a stored subscriber's choice alone: a file made
+    # before the column existed must not start mailing someone who reads only the feed.
+    keeps_delivery: bool = False
 
 
 def read_rows(
@@ -94,7 +97,8 @@ def read_rows(
             continue
         fields = {name: value.strip() for name, value in zip(header, values, strict=False)}
         try:
-            yield _Row(line, validate_subscription(fields, settings))
+            request = validate_subscription(fields, settings)
+            yield _Row(line, request, keeps_delivery=not fields.get("delivery"))
         except InvalidSubscription as exc:
             reason = "; ".join(f"{name}: {error}" for name, error in exc.errors.items())
             report.rejections.append((line, reason))
@@ -154,7 +158,11 @@ def _import_batch(
                 (row.line, f"{subscriber.email} unsubscribed and is not subscribed again")
             )
             continue
-        if _update(subscriber, row.request, confirmed, now):
+        request = row.request
+        if row.keeps_delivery:
+            preferences = replace(request.preferences, delivery=subscriber.delivery)
+            request = replace(request, preferences=preferences)
+        if _update(subscriber, request, confirmed, now):
             report.updated += 1
 
 
