@@ -9,7 +9,7 @@ from test_digests import MON, TUE, WED, change, count, digests_of, paper, store,
 from digest import pipeline
 from digest.compose.digests import compose_due
 from digest.mail import outbox
-from digest.models import Digest, DigestItem, OutboxMessage
+from digest.models import Digest, DigestItem, OutboxMessage, Subscriber
 
 
 def test_a_feed_only_digest_is_stored_with_its_ledger_but_never_queued(services) -> None:
@@ -75,3 +75,24 @@ def test_a_digest_queued_before_switching_to_the_feed_is_not_mailed(
         row = session.get(OutboxMessage, report.outbox_ids[0])
         assert row.state == "cancelled" and "feed" in row.last_error
     assert digests_of(smtp_services, ada) == [["2606.00001"]]  # still in the feed
+
+
+def test_every_digest_email_links_to_the_readers_feed_in_both_parts(services) -> None:
+    from email import message_from_bytes
+    from email.policy import default
+
+    from digest.tokens import Tokens
+
+    ada = subscribe(services, "ada@example.org", "robot*")
+    store(services, MON.replace(hour=10), paper("2606.00001", "Robotic hands"))
+    compose_due(services, now=TUE.replace(hour=7))
+    with services.sessions() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        feed = (f"{services.settings.base_url}/feed/"
+                f"{Tokens(services.settings.secret_key).make('feed', session.get(Subscriber, ada))}")
+    message = message_from_bytes(row.message, policy=default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert f"Your feed: {feed}" in text
+    assert "paste this link into its" in text
+    assert f'<a href="{feed}"' in html and "feed reader" in html
