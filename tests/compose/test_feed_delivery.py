@@ -86,10 +86,11 @@ def test_every_digest_email_links_to_the_readers_feed_in_both_parts(services) ->
     ada = subscribe(services, "ada@example.org", "robot*")
     store(services, MON.replace(hour=10), paper("2606.00001", "Robotic hands"))
     compose_due(services, now=TUE.replace(hour=7))
+    tokens = Tokens(services.settings.secret_key)
     with services.sessions() as session:
         row = session.scalars(select(OutboxMessage)).one()
-        feed = (f"{services.settings.base_url}/feed/"
-                f"{Tokens(services.settings.secret_key).make('feed', session.get(Subscriber, ada))}")
+        token = tokens.make("feed", session.get(Subscriber, ada))
+    feed = f"{services.settings.base_url}/feed/{token}"
     message = message_from_bytes(row.message, policy=default)
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
