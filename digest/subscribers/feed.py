@@ -19,15 +19,23 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from digest.compose import history
 from digest.compose.history import DigestStamp
 from digest.config import Settings
-from digest.mail.entries import clean_text, safe_url
+from digest.mail.entries import (
+    ABSTRACT_MAX_CHARS,
+    ABSTRACT_MAX_WORDS,
+    ELLIPSIS,
+    clean_text,
+    safe_url,
+)
 from digest.mail.render import keywords_line
-from digest.models import DigestItem, Paper, Subscriber
+from digest.models import Subscriber
 from digest.subscribers import atom
 
 FEED_DAYS = 30
@@ -35,7 +43,8 @@ MAX_ENTRIES = 1000  # a bound on one response, whatever the profile matched
 MAX_AUTHORS = 25  # per entry; papers with hundreds of authors exist
 # A subscriber who left has no feed; a paused or suspended one keeps what was already given.
 FEED_STATUSES = ("confirmed", "suspended")
-FORMAT = "1"  # part of every ETag: bump it when the document's shape changes
+FORMAT = "2"  # part of every ETag: bump it when the document's shape changes
+DANGLING = " ,;:-([\u2013\u2014"  # not left before the ellipsis, as in the email
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,9 @@ def document(
     rows = history.newest_items(session, current.digests, limit=MAX_ENTRIES)
     product = settings.mail_from_address.display_name or "Paper Digest"
     keywords = keywords_line(subscriber.keywords)
+    owner = _owner(subscriber)
     feed = atom.Feed(
-        id=_uuid(settings.secret_key, _owner(subscriber)),
+        id=_uuid(settings.secret_key, owner),
         title=f"{product}: {keywords}" if keywords else product,
         subtitle=(
             f"The papers of your digests of the last {FEED_DAYS} days "
@@ -99,44 +109,64 @@ def document(
             atom.Link(href=f"{settings.base_url}/", rel="alternate", type="text/html"),
         ],
         entries=[
-            _entry(settings.secret_key, subscriber, item, paper, created[item.digest_id])
-            for item, paper in rows
+            _entry(settings.secret_key, owner, row, created[row.digest_id]) for row in rows
         ],
     )
     return atom.document(feed)
 
 
-def _entry(
-    secret: str, subscriber: Subscriber, item: DigestItem, paper: Paper, given_at: datetime
-) -> atom.Entry:
-    """One paper of one digest as an Atom entry."""
+def _entry(secret: str, owner: str, row: Row[Any], given_at: datetime) -> atom.Entry:
+    """One paper of one digest (a `history.newest_items` row) as an Atom entry."""
     links = []
-    if url := safe_url(paper.url):
+    arxiv_page = f"https://arxiv.org/abs/{row.arxiv_id}" if row.arxiv_id else None
+    if url := safe_url(row.url) or arxiv_page:
         links.append(atom.Link(href=url, rel="alternate", type="text/html", title="Paper page"))
-    if pdf := safe_url(paper.pdf_url):
+    if pdf := safe_url(row.pdf_url):
         links.append(atom.Link(href=pdf, rel="related", type="application/pdf", title="PDF"))
-    if code := safe_url(paper.code_url):
+    if code := safe_url(row.code_url):
         links.append(atom.Link(href=code, rel="related", title="Code"))
-    terms = [str(term) for term in item.matched_terms]
+    abstract = clean_text(row.abstract)
+    authors = [name for name in map(clean_text, row.authors[:MAX_AUTHORS]) if name]
     return atom.Entry(
-        id=_uuid(secret, f"{_owner(subscriber)}:{paper.key}"),
-        title=clean_text(paper.title) or paper.key,
+        id=_uuid(secret, f"{owner}:{row.key}"),
+        title=clean_text(row.title) or row.key,
         updated=given_at,
         published=given_at,
-        authors=[clean_text(name) for name in paper.authors[:MAX_AUTHORS] if clean_text(name)],
-        summary=clean_text(paper.abstract),
-        reason=reason(item),
+        authors=authors,
+        summary=short(abstract),
+        content=abstract,
+        reason=reason(row.matched_terms, row.in_title),
         links=links,
-        categories=terms,
+        categories=[str(term) for term in row.matched_terms],
     )
 
 
-def reason(item: DigestItem) -> str:
+def short(abstract: str) -> str:
+    """The abstract cut as the digest email cuts it (at most ABSTRACT_MAX_CHARS characters and
+    ABSTRACT_MAX_WORDS words, at a space, then '…'), for a reader's list of entries.
+
+    `abstract` is clean_text's: words separated by single spaces, so words are counted with
+    str.find instead of the regex the email's highlighted segments need.
+    """
+    if len(abstract) <= ABSTRACT_MAX_CHARS and abstract.count(" ") < ABSTRACT_MAX_WORDS:
+        return abstract
+    limit, space = ABSTRACT_MAX_CHARS, -1
+    for _ in range(ABSTRACT_MAX_WORDS):
+        space = abstract.find(" ", space + 1)
+        if space == -1:
+            break
+    if space != -1:
+        limit = min(limit, space)
+    cut = abstract.rfind(" ", 0, limit + 1)
+    return abstract[: cut if cut > 0 else limit].rstrip(DANGLING) + ELLIPSIS
+
+
+def reason(matched_terms: list[Any], in_title: bool) -> str:
     """Why the paper is in the digest, in one sentence: the terms it matched."""
-    terms = ", ".join(str(term) for term in item.matched_terms)
+    terms = ", ".join(str(term) for term in matched_terms)
     if not terms:
         return "Matched your keywords."
-    return f"Matched your keywords: {terms}{' (in the title)' if item.in_title else ''}."
+    return f"Matched your keywords: {terms}{' (in the title)' if in_title else ''}."
 
 
 def _owner(subscriber: Subscriber) -> str:

@@ -264,3 +264,15 @@ def test_an_empty_feed_is_valid_and_a_big_one_is_bounded(services, clock, client
     finally:
         feed_module.MAX_ENTRIES = original
     assert titles == [f"Robot {i}" for i in (6, 7, 8, 9, 10, 11, 0, 1)]
+
+
+def test_the_summary_is_the_abstract_cut_short_and_the_content_holds_all_of_it(
+    services, clock, client, tokens, ada
+):
+    abstract = " ".join(f"word{i}" for i in range(200))
+    paper = add_paper(services.sessions, "2604.00009", "Robots", clock.now, abstract=abstract)
+    _digest(services, ada, clock.now, [paper])
+    [entry] = parsed(client.get(f"/feed/{tokens.make('feed', ada)}")).entries
+    assert entry.summary.endswith("…") and len(entry.summary) <= 401
+    assert abstract.startswith(entry.summary[:-1])
+    assert abstract in entry.content[0].value
