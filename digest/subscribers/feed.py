@@ -6,6 +6,11 @@ of the emails. It is versioned cheaply: `version` reads the digests' ids and cou
 their papers last changed, which is what the ETag and Last-Modified are made of, so a reader's
 conditional GET is answered without building the document.
 
+Each entry is one paper: its title, its page (alternate link), PDF and code (related links),
+its authors, a short summary (the abstract cut as the email cuts it, for a reader's list) and
+XHTML content with why it is there, the authors, the whole abstract and the links. Upvotes are
+left out on purpose: they change daily and would make every reader fetch the feed again.
+
 Ids are stable and reveal nothing: the feed's and each entry's are UUIDs made with the instance's
 secret key from the subscriber (and the paper), never from the address. The feed links to the
 papers and to the site, never to the manage page: whoever holds the feed's address (a reader
@@ -36,7 +41,7 @@ from digest.mail.entries import (
 )
 from digest.mail.render import keywords_line
 from digest.models import Subscriber
-from digest.subscribers import atom
+from digest.subscribers import atom_writer as atom
 
 FEED_DAYS = 30
 MAX_ENTRIES = 1000  # a bound on one response, whatever the profile matched

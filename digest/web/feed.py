@@ -14,7 +14,7 @@ from werkzeug.http import is_resource_modified
 from digest.db import reading
 from digest.models import Subscriber
 from digest.subscribers import feed
-from digest.subscribers.atom import CONTENT_TYPE
+from digest.subscribers.atom_writer import CONTENT_TYPE
 from digest.web.context import now, web
 
 bp = Blueprint("feed", __name__)

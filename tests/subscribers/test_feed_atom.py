@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digest.mail.entries import ABSTRACT_MAX_CHARS, ABSTRACT_MAX_WORDS, clean_text, trim_segments
-from digest.subscribers import atom
+from digest.subscribers import atom_writer as atom
 from digest.subscribers.feed import _uuid, reason, short
 
 NOW = datetime(2026, 6, 2, 7, 0, 30, 123456, tzinfo=UTC)

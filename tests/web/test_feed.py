@@ -15,7 +15,7 @@ from web_support import add_paper, add_subscriber, make_app, post_form, text_par
 
 from digest import pipeline
 from digest.models import Digest, DigestItem, Paper
-from digest.subscribers.atom import timestamp
+from digest.subscribers.atom_writer import timestamp
 from digest.tokens import Tokens
 
 A = "{http://www.w3.org/2005/Atom}"
