@@ -66,13 +66,17 @@ def has_feed(subscriber: Subscriber | None) -> bool:
     return subscriber is not None and subscriber.status in FEED_STATUSES
 
 
-def version(session: Session, subscriber: Subscriber, *, now: datetime) -> FeedVersion:
-    """The feed's ETag and Last-Modified, from two small queries."""
+def version(
+    session: Session, settings: Settings, subscriber: Subscriber, *, now: datetime
+) -> FeedVersion:
+    """The feed's ETag and Last-Modified, from two small queries: what the document is made
+    of (its digests, when their papers last changed, the keywords in its title, the links)."""
     digests = history.digests_since(session, subscriber.id, now - timedelta(days=FEED_DAYS))
     changed = history.papers_changed_at(session, [stamp.id for stamp in digests])
     updated = _updated(subscriber, digests)
     moments = [updated, *([changed] if changed else [])]
-    parts = [FORMAT, str(subscriber.id), subscriber.keywords, subscriber.status]
+    parts = [FORMAT, settings.base_url, settings.mail_from, str(subscriber.id)]
+    parts += [subscriber.keywords, subscriber.status]
     parts += [f"{d.id}:{d.paper_count}:{d.created_at.isoformat()}" for d in digests]
     parts.append(changed.isoformat() if changed else "")
     etag = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]

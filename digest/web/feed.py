@@ -33,7 +33,8 @@ def feed_page(token: str) -> Response:
         context.tokens.check_current(data, subscriber)
         if subscriber is None or not feed.has_feed(subscriber):
             abort(404)
-        current = feed.version(session, subscriber, now=now())
+        settings = context.services.settings
+        current = feed.version(session, settings, subscriber, now=now())
         response = Response(status=200)
         response.set_etag(current.etag)
         response.last_modified = current.last_modified
@@ -44,7 +45,6 @@ def feed_page(token: str) -> Response:
         if fresh:
             response.status_code = 304
             return response
-        settings = context.services.settings
         self_url = f"{settings.base_url}/feed/{token}"
         response.set_data(feed.document(session, settings, subscriber, current, self_url=self_url))
     response.content_type = CONTENT_TYPE
