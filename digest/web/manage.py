@@ -52,7 +52,7 @@ def update(token: str) -> ResponseReturnValue:
         if not form.validate():
             return _page(session, subscriber, token, form, status=400)
         apply_preferences(subscriber, form.preferences())
-    flash("Your keywords and schedule are saved.")
+    flash("Your keywords, schedule and delivery are saved.")
     return _back(token)
 
 
