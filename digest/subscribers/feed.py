@@ -3,7 +3,7 @@
 The feed holds exactly what composing stored, the `Digest` and ledger rows of each digest,
 whether it was mailed (delivery `email`) or not (`feed`), so it has the once-per-paper promise
 of the emails. It is versioned cheaply: `version` reads the digests' ids and counts and when
-their papers last changed, which is what the ETag and Last-Modified are made of, so a reader's
+their papers last changed; with the ETag remembered for that version (`EtagCache`), a reader's
 conditional GET is answered without building the document.
 
 Each entry is one paper: its title, its page (alternate link), PDF and code (related links),
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,17 +50,56 @@ MAX_ENTRIES = 1000  # a bound on one response, whatever the profile matched
 MAX_AUTHORS = 25  # per entry; papers with hundreds of authors exist
 # A subscriber who left has no feed; a paused or suspended one keeps what was already given.
 FEED_STATUSES = ("confirmed", "suspended")
-FORMAT = "2"  # part of every ETag: bump it when the document's shape changes
+FORMAT = "2"  # part of every version key: bump it when the document's shape changes
+ETAG_CACHE_SIZE = 10_000  # feed versions whose ETag a process remembers (~1 MB)
 DANGLING = " ,;:-([\u2013\u2014"  # not left before the ellipsis, as in the email
 
 
 @dataclass(frozen=True)
 class FeedVersion:
-    """What the feed holds now, in brief: its validators and the digests it lists."""
+    """What the feed is made of now, in brief: a key that changes whenever the document may
+    have (not only when it did), its Last-Modified, and the digests it lists."""
 
-    etag: str
+    key: str
     last_modified: datetime
     digests: list[DigestStamp]
+
+
+class EtagCache:
+    """The ETag of the document last built for each feed version, in a bounded LRU.
+
+    The ETag is a hash of the document itself, so it changes only when the document does: a
+    paper's upvotes changing (which the feed does not show) moves the version key but not the
+    ETag, and the reader is answered 304 once the document was built again. A known key answers
+    a conditional GET without building anything. Per process and thread-safe; a miss costs one
+    build.
+    """
+
+    def __init__(self, size: int = ETAG_CACHE_SIZE) -> None:
+        self._size = size
+        self._etags: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        """The ETag built for this version, if this process built it recently."""
+        with self._lock:
+            etag = self._etags.get(key)
+            if etag is not None:
+                self._etags.move_to_end(key)
+            return etag
+
+    def put(self, key: str, etag: str) -> None:
+        """Remember the ETag of the document built for this version."""
+        with self._lock:
+            self._etags[key] = etag
+            self._etags.move_to_end(key)
+            while len(self._etags) > self._size:
+                self._etags.popitem(last=False)
+
+
+def etag_of(body: bytes) -> str:
+    """A strong ETag for a document: a hash of its bytes."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def has_feed(subscriber: Subscriber | None) -> bool:
@@ -69,8 +110,8 @@ def has_feed(subscriber: Subscriber | None) -> bool:
 def version(
     session: Session, settings: Settings, subscriber: Subscriber, *, now: datetime
 ) -> FeedVersion:
-    """The feed's ETag and Last-Modified, from two small queries: what the document is made
-    of (its digests, when their papers last changed, the keywords in its title, the links)."""
+    """The feed's version key and Last-Modified, from two small queries: what the document is
+    made of (its digests, when their papers last changed, the keywords in its title, links)."""
     digests = history.digests_since(session, subscriber.id, now - timedelta(days=FEED_DAYS))
     changed = history.papers_changed_at(session, [stamp.id for stamp in digests])
     updated = _updated(subscriber, digests)
@@ -79,8 +120,8 @@ def version(
     parts += [subscriber.keywords, subscriber.status]
     parts += [f"{d.id}:{d.paper_count}:{d.created_at.isoformat()}" for d in digests]
     parts.append(changed.isoformat() if changed else "")
-    etag = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-    return FeedVersion(etag=etag, last_modified=max(moments), digests=digests)
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return FeedVersion(key=key, last_modified=max(moments), digests=digests)
 
 
 def _updated(subscriber: Subscriber, digests: list[DigestStamp]) -> datetime:

@@ -276,3 +276,23 @@ def test_the_summary_is_the_abstract_cut_short_and_the_content_holds_all_of_it(
     assert entry.summary.endswith("…") and len(entry.summary) <= 401
     assert abstract.startswith(entry.summary[:-1])
     assert abstract in entry.content[0].value
+
+
+def test_the_etag_is_the_documents_own_so_unshown_changes_keep_it(
+    services, clock, client, tokens, ada
+):
+    paper = add_paper(services.sessions, "2604.00010", "Robot eyes", clock.now, upvotes=3)
+    _digest(services, ada, clock.now, [paper])
+    url = f"/feed/{tokens.make('feed', ada)}"
+    first = client.get(url)
+    etag = first.headers["ETag"]
+    # Upvotes change several times a day, and the feed does not show them.
+    with services.sessions.begin() as session:
+        session.execute(update(Paper).where(Paper.key == "2604.00010").values(
+            upvotes=40, last_changed_at=clock.now + timedelta(hours=1)))
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert (again.status_code, again.headers["ETag"]) == (304, etag)
+    # Another process (no remembered versions) builds the document and still answers 304.
+    elsewhere = make_app(services, clock).test_client()
+    assert elsewhere.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert elsewhere.get(url).get_data() == first.get_data()
