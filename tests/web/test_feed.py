@@ -296,3 +296,11 @@ def test_the_etag_is_the_documents_own_so_unshown_changes_keep_it(
     elsewhere = make_app(services, clock).test_client()
     assert elsewhere.get(url, headers={"If-None-Match": etag}).status_code == 304
     assert elsewhere.get(url).get_data() == first.get_data()
+
+
+def test_a_head_request_answers_the_headers_alone(services, clock, client, tokens, ada):
+    url = f"/feed/{tokens.make('feed', ada)}"
+    head = client.head(url)
+    assert head.status_code == 200 and head.get_data() == b""
+    assert head.headers["ETag"] == client.get(url).headers["ETag"]
+    assert head.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
