@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import bench_e2e, bench_render, bench_smtp, bench_workers, datagen
+from benchmarks import bench_e2e, bench_feed, bench_render, bench_smtp, bench_workers, datagen
 from benchmarks.datagen import Row
 
 RESULTS = Path(__file__).parent / "results" / "RESULTS.md"
@@ -99,6 +99,7 @@ def main() -> None:
         ("end to end", lambda: [row for n in e2e_sizes for row in bench_e2e.run(
             n, sizes.e2e_papers, ["SQLite", "PostgreSQL"])]),
         ("workers", lambda: bench_workers.run(sizes.queued)),
+        ("feed", lambda: bench_feed.run(seconds=1.0 if args.quick else 3.0)),
     ]
     for name, step in steps:
         print(f"== {name}", flush=True)

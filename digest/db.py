@@ -105,6 +105,17 @@ def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that only reads: a deferred BEGIN on SQLite, a READ ONLY transaction on
+    PostgreSQL (a write in it fails). Nothing is committed; the transaction ends on exit."""
+    with factory() as session:
+        connection = session.connection(execution_options={READ_ONLY: True})
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        yield session
+
+
 def insert_or_ignore(session: Session, table: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING on `table`: a row another process stored first (same
     unique key) is left alone, atomically and without an error, on PostgreSQL and SQLite."""

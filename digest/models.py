@@ -81,6 +81,8 @@ class Subscriber(Base):
     send_time: Mapped[str] = mapped_column(String(5), default="07:00")  # HH:MM, local time
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # email: digests are mailed (and in the feed); feed: only in the personal feed, never mailed.
+    delivery: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
     # Rotated when the address changes or the data is deleted: every older token stops working.
     token_nonce: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[timestamp]

@@ -119,7 +119,7 @@ def send(
     )
     states = outbox_states(services, report.outbox_ids)
     return SendSummary(
-        sent=states["sent"],
+        sent=states["sent"] + report.fed,  # a feed-only digest is delivered once it is stored
         empty=report.empty,
         deferred=states["deferred"] + sum(states[state] for state in UNFINISHED),
         failed=states["failed"],

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PURPOSES = ("confirm", "manage", "unsubscribe", "digest", "rejoin")
+PURPOSES = ("confirm", "manage", "unsubscribe", "digest", "rejoin", "feed")
+# Tokens without a timestamp: the same subscriber always gets the same one. A feed's address
+# then reads the same in every email and on the manage page, so a reader subscribes to it once.
+UNTIMED = ("feed",)
 CONFIRM_MAX_AGE = timedelta(days=7)
 # A rejoin token carries a whole subscription request; past this length (a URL longer than some
 # proxies accept) it carries none and confirming keeps the stored preferences.
@@ -71,9 +74,11 @@ class Tokens:
     def __init__(self, secret_key: str) -> None:
         self._secret_key = secret_key
 
-    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer | URLSafeSerializer:
         if purpose not in PURPOSES:
             raise ValueError(f"unknown token purpose {purpose!r}")
+        if purpose in UNTIMED:
+            return URLSafeSerializer(self._secret_key, salt=f"digest.{purpose}")
         return URLSafeTimedSerializer(self._secret_key, salt=f"digest.{purpose}")
 
     def make(self, purpose: str, subscriber: TokenHolder, object_id: int | None = None) -> str:
@@ -88,7 +93,10 @@ class Tokens:
         serializer = self._serializer(purpose)
         seconds = int(max_age.total_seconds()) if max_age is not None else None
         try:
-            payload = serializer.loads(token, max_age=seconds)
+            if isinstance(serializer, URLSafeTimedSerializer):
+                payload = serializer.loads(token, max_age=seconds)
+            else:
+                payload = serializer.loads(token)
         except SignatureExpired as exc:
             raise TokenExpired(f"this {purpose} link has expired") from exc
         except BadSignature as exc:
@@ -189,3 +197,8 @@ def confirm_url(base_url: str, tokens: Tokens, subscriber: TokenHolder) -> str:
 def digest_url(base_url: str, tokens: Tokens, subscriber: TokenHolder, digest_id: int) -> str:
     """The 'view in browser' link of one digest."""
     return f"{base_url}/digest/{tokens.make('digest', subscriber, digest_id)}"
+
+
+def feed_url(base_url: str, tokens: Tokens, subscriber: TokenHolder) -> str:
+    """The subscriber's personal Atom feed (SPEC §11); it lives as long as the subscription."""
+    return f"{base_url}/feed/{tokens.make('feed', subscriber)}"

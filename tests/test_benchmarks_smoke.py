@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import postgres_url, require
 
-from benchmarks import bench_e2e, bench_render, bench_smtp, bench_workers, datagen
+from benchmarks import bench_e2e, bench_feed, bench_render, bench_smtp, bench_workers, datagen
 from benchmarks.datagen import Row
 from benchmarks.run import extrapolated
 
@@ -32,6 +32,12 @@ def test_render_benchmark_renders_real_digests() -> None:
     rows = bench_render.run(digests=5, papers=40)
     assert len(rows) == 4
     assert all("/s" in row.result for row in rows)
+
+
+def test_feed_benchmark_serves_the_whole_feed_and_its_304() -> None:
+    rows = bench_feed.run(days=2, per_digest=3, seconds=0.05)  # it asserts the feed's entries
+    assert [row.benchmark for row in rows] == ["feed"] * 3
+    assert all("requests/s" in row.result for row in rows)
 
 
 def test_smtp_benchmark_delivers_every_message_both_ways() -> None:

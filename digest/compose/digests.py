@@ -40,7 +40,7 @@ from digest.mail.entries import entry_for
 from digest.mail.message import HeaderInjection, build_message, check_single_address
 from digest.models import Paper, Subscriber
 from digest.services import Services
-from digest.tokens import Tokens, digest_url, subscriber_links
+from digest.tokens import Tokens, digest_url, feed_url, subscriber_links
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ class ComposeReport:
     empty: int = 0
     skipped: int = 0
     outbox_ids: list[int] = field(default_factory=list)
+    # Digests of feed-only subscribers: stored (so in their feed), counted in `composed`,
+    # never queued as email; `digest send` counts them as sent (delivered to the feed).
+    fed: int = 0
 
     def add(self, other: ComposeReport) -> None:
         """Count `other`'s digests in this report too."""
@@ -65,6 +68,7 @@ class ComposeReport:
         self.empty += other.empty
         self.skipped += other.skipped
         self.outbox_ids += other.outbox_ids
+        self.fed += other.fed
 
 
 def schedule_of(subscriber: Subscriber) -> Schedule:
@@ -263,6 +267,10 @@ class Composer:
             return written
         digest_ids = ledger.insert_digests(session, full, now=self.now)
         ledger.insert_items(session, full, digest_ids)
+        # A feed-only subscriber's digest is complete once stored: the feed reads it from there.
+        written.fed = sum(draft.subscriber.delivery == "feed" for draft in full)
+        written.composed += written.fed
+        full = [draft for draft in full if draft.subscriber.delivery != "feed"]
         for start in range(0, len(full), QUEUE_CHUNK):
             chunk = full[start : start + QUEUE_CHUNK]
             queued = self._queue(session, chunk, digest_ids)
@@ -298,6 +306,7 @@ class Composer:
                 manage=links.manage,
                 unsubscribe=links.unsubscribe,
                 browser=digest_url(base, self.tokens, subscriber, digest_id),
+                feed=feed_url(base, self.tokens, subscriber),
             ),
         )
         dedupe_key = f"digest:{subscriber.id}:{window.scheduled_for.isoformat()}"

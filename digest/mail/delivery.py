@@ -48,7 +48,7 @@ _CLAIMED_ROW = (
         OutboxMessage.created_at, OutboxMessage.to_addr, OutboxMessage.message,
         OutboxMessage.attempts, OutboxMessage.first_attempt_at, OutboxMessage.subscriber_id,
         Subscriber.id.label("subscriber_found"), Subscriber.status, Subscriber.unsubscribed_at,
-        Subscriber.hard_failures,
+        Subscriber.hard_failures, Subscriber.delivery,
     )
     .outerjoin(Subscriber, Subscriber.id == OutboxMessage.subscriber_id)
     .where(OutboxMessage.id == _ROW_ID)
@@ -220,6 +220,9 @@ def _cancel_reason(row: Row) -> str | None:
             return "cancelled: the address unsubscribed"
     if row.kind == "digest" and row.status != "confirmed":
         return f"cancelled: the subscriber is {row.status}"
+    if row.kind == "digest" and row.delivery == "feed":
+        # Switched to feed-only after this digest was queued: it is in their feed already.
+        return "cancelled: the subscriber reads digests in their feed"
     return None
 
 

@@ -65,6 +65,7 @@ class DigestLinks:
     manage: str
     unsubscribe: str
     browser: str | None
+    feed: str | None = None  # the subscriber's personal Atom feed (SPEC §11)
 
 
 # --- the environment -----------------------------------------------------------------------

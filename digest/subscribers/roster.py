@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from typing import IO
@@ -34,7 +34,8 @@ from digest.subscribers.subscriptions import (
 from digest.tokens import Tokens
 
 COLUMNS = ("email", "keywords", "frequency", "timezone", "send_time")
-OPTIONAL_COLUMNS = ("weekday",)
+# Optional on import; `delivery` (email or feed) defaults to email, as on the subscribe form.
+OPTIONAL_COLUMNS = ("weekday", "delivery")
 BATCH_SIZE = 500
 # A cell a spreadsheet would run as a formula (OWASP's CSV-injection list) is written behind a
 # single quote. Quotes already in front of such a start get one more, so that reading back
@@ -84,6 +85,9 @@ class ImportReport:
 class _Row:
     line: int
     request: SubscriptionRequest
+    # A row without a delivery value leaves a stored subscriber's choice alone: a file made
+    # before the column existed must not start mailing someone who reads only the feed.
+    keeps_delivery: bool = False
 
 
 def text_stream(binary: IO[bytes]) -> IO[str]:
@@ -130,7 +134,8 @@ def read_rows(
             for name, value in zip(header, values, strict=False)
         }
         try:
-            yield _Row(line, validate_subscription(fields, settings))
+            request = validate_subscription(fields, settings)
+            yield _Row(line, request, keeps_delivery=not fields.get("delivery"))
         except InvalidSubscription as exc:
             report.reject(line, "; ".join(f"{name}: {error}" for name, error in exc.errors.items()))
 
@@ -205,7 +210,11 @@ def _import_batch(
         if subscriber.status == "unsubscribed":
             report.reject(row.line, f"{subscriber.email} unsubscribed and is not subscribed again")
             continue
-        if _update(subscriber, row.request, confirmed, now):
+        request = row.request
+        if row.keeps_delivery:
+            preferences = replace(request.preferences, delivery=subscriber.delivery)
+            request = replace(request, preferences=preferences)
+        if _update(subscriber, request, confirmed, now):
             report.updated += 1
 
 
@@ -244,6 +253,7 @@ def _snapshot(subscriber: Subscriber) -> tuple[object, ...]:
         subscriber.weekday,
         subscriber.send_time,
         subscriber.timezone,
+        subscriber.delivery,
         subscriber.status,
     )
 
@@ -264,13 +274,15 @@ def iter_subscribers(
 def export_csv(
     sessions: sessionmaker[Session], handle: IO[str], statuses: Iterable[str] | None
 ) -> int:
-    """Write subscribers as CSV (the import's columns plus weekday); return the row count."""
+    """Write subscribers as CSV (the import's columns, then weekday and delivery); return the
+    row count."""
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow((*COLUMNS, *OPTIONAL_COLUMNS))
     count = 0
     for sub in iter_subscribers(sessions, statuses):
         weekday = WEEKDAYS[sub.weekday] if sub.frequency == "weekly" else ""
-        cells = (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday)
+        cells = (sub.email, sub.keywords, sub.frequency, sub.timezone, sub.send_time, weekday,
+                 sub.delivery)
         writer.writerow([neutralise(printable(cell)) for cell in cells])
         count += 1
     return count

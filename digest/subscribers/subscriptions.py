@@ -29,6 +29,7 @@ from digest.subscribers.notices import MAX_EMAILS_PER_ADDRESS, links_sent_recent
 from digest.subscribers.notices import queue_confirmation as queue_confirmation
 from digest.subscribers.notices import queue_export_notice as queue_export_notice
 from digest.subscribers.notices import queue_manage_link as queue_manage_link
+from digest.subscribers.validation import DELIVERIES as DELIVERIES
 from digest.subscribers.validation import FREQUENCIES as FREQUENCIES
 from digest.subscribers.validation import MAX_EMAIL_LENGTH as MAX_EMAIL_LENGTH
 from digest.subscribers.validation import MAX_KEYWORDS_LENGTH as MAX_KEYWORDS_LENGTH
@@ -60,6 +61,7 @@ def apply_preferences(subscriber: Subscriber, preferences: Preferences) -> None:
     subscriber.weekday = preferences.weekday
     subscriber.send_time = preferences.send_time
     subscriber.timezone = preferences.timezone
+    subscriber.delivery = preferences.delivery
     if _schedule_fields(subscriber) != schedule_before:
         subscriber.next_digest_at = None
 
@@ -201,6 +203,7 @@ def export_data(subscriber: Subscriber, *, now: datetime) -> dict[str, Any]:
         "email": subscriber.email,
         "status": subscriber.status,
         "paused": subscriber.paused,
+        "delivery": subscriber.delivery,
         "keywords": subscriber.keywords,
         "schedule": {
             "frequency": subscriber.frequency,

@@ -21,6 +21,8 @@ from digest.mail.message import HeaderInjection, check_single_address
 from digest.matching import KeywordError, parse_profile
 
 FREQUENCIES = ("daily", "weekly")
+# email: digests are mailed (and kept in the personal feed); feed: the personal feed only (§11).
+DELIVERIES = ("email", "feed")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_EMAIL_LENGTH = 254
 MAX_KEYWORDS_LENGTH = 6000
@@ -50,6 +52,7 @@ class Preferences:
     weekday: int
     send_time: str
     timezone: str
+    delivery: str = "email"
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,14 @@ def clean_frequency(value: str) -> str:
     return frequency
 
 
+def clean_delivery(value: str) -> str:
+    """`email` or `feed`."""
+    delivery = value.strip().lower()
+    if delivery not in DELIVERIES:
+        raise ValueError("Choose email or feed.")
+    return delivery
+
+
 def clean_weekday(value: str) -> int:
     """A weekday by name (`monday`, `mon`) or number (0 = Monday) as 0 to 6."""
     text = value.strip().lower()
@@ -169,6 +180,7 @@ def validate_preferences(fields: Mapping[str, Any], defaults: Settings) -> Prefe
         "weekday": (clean_weekday, "monday"),
         "send_time": (clean_send_time, defaults.send_time.strftime("%H:%M")),
         "timezone": (clean_timezone, defaults.timezone),
+        "delivery": (clean_delivery, "email"),
     }
     for name, (clean, default) in cleaners.items():
         raw = fields.get(name)

@@ -109,6 +109,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
         admin,
         confirm,
         digest_page,
+        feed,
         health,
         manage,
         metrics,
@@ -116,7 +117,8 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
         unsubscribe,
     )
 
-    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health, admin, metrics):
+    pages = (subscribe, confirm, manage, unsubscribe, digest_page, feed, health, admin, metrics)
+    for module in pages:
         app.register_blueprint(module.bp)
     # RFC 8058 one-click POSTs come from mail providers without cookies or a CSRF token; the
     # view checks the token itself for every other POST (see unsubscribe.py).

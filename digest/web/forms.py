@@ -19,6 +19,7 @@ from digest.subscribers.validation import (
     MAX_KEYWORDS_LENGTH,
     WEEKDAYS,
     Preferences,
+    clean_delivery,
     clean_email,
     clean_frequency,
     clean_keywords,
@@ -48,6 +49,10 @@ class PreferencesForm(FlaskForm):
     weekday = StringField("Day of the week", [domain_rule(clean_weekday)], default="monday")
     send_time = StringField("Send time", [domain_rule(clean_send_time)])
     timezone = StringField("Timezone", [domain_rule(clean_timezone)])
+    # A form sent without the field (an older page) keeps the default: email.
+    delivery = StringField(
+        "Delivery", [domain_rule(lambda value: clean_delivery(value or "email"))], default="email"
+    )
 
     def preferences(self) -> Preferences:
         """The validated values (call after `validate()` succeeded)."""
@@ -57,6 +62,7 @@ class PreferencesForm(FlaskForm):
             weekday=self.weekday.data,
             send_time=self.send_time.data,
             timezone=self.timezone.data,
+            delivery=self.delivery.data,
         )
 
     def show(self, name: str) -> str:
@@ -89,6 +95,7 @@ def defaults_for(settings: Settings) -> dict[str, str]:
         "weekday": "monday",
         "send_time": settings.send_time.strftime("%H:%M"),
         "timezone": settings.timezone,
+        "delivery": "email",
     }
 
 

@@ -11,7 +11,9 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.compose import history
 from digest.models import Digest, Subscriber
+from digest.subscribers.feed import has_feed
 from digest.subscribers.notices import queue_export_notice
 from digest.subscribers.subscriptions import (
     apply_preferences,
@@ -23,6 +25,7 @@ from digest.subscribers.subscriptions import (
     subscribe,
 )
 from digest.subscribers.validation import Preferences, SubscriptionRequest, timezone_names
+from digest.tokens import feed_url
 from digest.web.context import button_page, mail_queued, mailing, now, subscriber_for, web
 from digest.web.forms import LIMITS, ActionForm, PreferencesForm
 
@@ -49,7 +52,7 @@ def update(token: str) -> ResponseReturnValue:
         if not form.validate():
             return _page(session, subscriber, token, form, status=400)
         apply_preferences(subscriber, form.preferences())
-    flash("Your keywords and schedule are saved.")
+    flash("Your keywords, schedule and delivery are saved.")
     return _back(token)
 
 
@@ -117,6 +120,7 @@ def _current(subscriber: Subscriber) -> dict[str, Any]:
         "weekday": subscriber.weekday,
         "send_time": subscriber.send_time,
         "timezone": subscriber.timezone,
+        "delivery": subscriber.delivery,
     }
 
 
@@ -136,6 +140,8 @@ def _page(
         .limit(RECENT_DIGESTS)
     ).all()
     active = subscriber.status == "confirmed" and not subscriber.paused
+    last = history.last_digest(session, subscriber.id)
+    base = context.services.settings.base_url
     page = render_template(
         "web/manage.html",
         subscriber=subscriber,
@@ -147,8 +153,20 @@ def _page(
         next_digest=next_digest_due(subscriber, now=now()) if active else None,
         unsubscribe_token=context.tokens.make("unsubscribe", subscriber),
         recent=[(d, context.tokens.make("digest", subscriber, d.id)) for d in recent],
+        last_digest=last,
+        # Composed since the last digest, with nothing matched: "why did I get nothing?"
+        empty_since=_empty_since(subscriber, last),
+        feed_url=feed_url(base, context.tokens, subscriber) if has_feed(subscriber) else None,
     )
     return page, status
+
+
+def _empty_since(subscriber: Subscriber, last: history.DigestStamp | None) -> datetime | None:
+    """When the latest digest slot passed without a digest (nothing new matched), if it did."""
+    moved_on = subscriber.last_digest_at
+    if moved_on is None or (last is not None and last.window_end >= moved_on):
+        return None
+    return moved_on
 
 
 class _Step(Protocol):

@@ -49,7 +49,7 @@ def check() -> ResponseReturnValue:
         form = SubscribeForm()
         form.validate()
         form.email.errors = []  # only the keywords matter here; other fields are judged on submit
-        for name in ("frequency", "weekday", "send_time", "timezone"):
+        for name in ("frequency", "weekday", "send_time", "timezone", "delivery"):
             form[name].errors = []
         if form.keywords.errors:
             return _page(form, 400)

@@ -72,7 +72,7 @@ def test_the_operator_logs_in_and_the_charts_render(server: str, chromium_path: 
             page.get_by_role("heading", name="Dashboard").wait_for()
 
             charts = page.locator(f"svg.chart.{shown}")
-            assert charts.count() == 4
+            assert charts.count() == 5
             for i in range(4):
                 box = charts.nth(i).bounding_box()
                 assert box and box["width"] > 250 and box["height"] > 100
