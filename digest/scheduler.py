@@ -153,7 +153,11 @@ def run_scheduler(services: Services) -> None:
     with stop_on_signals(stop_requested, logger, "%s received, stopping the scheduler"):
         scheduler = start_scheduler(services)
         logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
-        stop_requested.wait()
+        # Wake every second rather than wait untimed: a process-directed signal may be taken by
+        # one of the scheduler's threads, and an untimed lock wait in the main thread is then
+        # never interrupted, so the Python handler (which runs in the main thread) never ran.
+        while not stop_requested.wait(timeout=1.0):
+            pass
         # wait=True: the job in hand (a delivery mid-batch) finishes rather than being cut off.
         scheduler.shutdown(wait=True)
         logger.info("scheduler stopped")
