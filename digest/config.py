@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 HF_DAILY_PAPERS_URL = "https://huggingface.co/api/daily_papers"
+ARXIV_API_URL = "http://export.arxiv.org/api/query"
 DEFAULT_DATABASE_URL = "sqlite:///instance/digest.db"
 
 
@@ -56,6 +57,8 @@ class Settings:
     subscribe_rate_limit: str = "10 per hour"
     fetch_cron: str = "15 1,5,13,19 * * *"
     proxy_hops: int = 0
+    relevance: bool = True  # DIGEST_RELEVANCE: §10 on (ratings, liked papers, the model)
+    arxiv_api_url: str = ARXIV_API_URL  # DIGEST_ARXIV_API_URL: where liked papers are looked up
     instance_path: Path = field(default_factory=lambda: Path("instance"))
 
     @property
@@ -101,6 +104,8 @@ def load_settings(
     rate_limit = _rate_limit(get("DIGEST_SUBSCRIBE_RATE_LIMIT") or Settings.subscribe_rate_limit)
     fetch_cron = _cron("DIGEST_FETCH_CRON", get("DIGEST_FETCH_CRON") or Settings.fetch_cron)
     proxy_hops = _count("DIGEST_PROXY_HOPS", get("DIGEST_PROXY_HOPS") or "0")
+    relevance = _on_off("DIGEST_RELEVANCE", get("DIGEST_RELEVANCE") or "on")
+    arxiv_api_url = _http_url("DIGEST_ARXIV_API_URL", get("DIGEST_ARXIV_API_URL") or ARXIV_API_URL)
     secret_key = get("DIGEST_SECRET_KEY") or _stored_secret_key(instance)
     return Settings(
         database_url=database_url,
@@ -117,6 +122,8 @@ def load_settings(
         subscribe_rate_limit=rate_limit,
         fetch_cron=fetch_cron,
         proxy_hops=proxy_hops,
+        relevance=relevance,
+        arxiv_api_url=arxiv_api_url,
         instance_path=instance,
     )
 
@@ -129,6 +136,19 @@ def _database_url(value: str) -> str:
         make_url(value)
     except ArgumentError as exc:
         raise ConfigError(f"DIGEST_DATABASE_URL is not a database URL: {value!r}") from exc
+    return value
+
+
+def _on_off(name: str, value: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off, not {value!r}")
+    return value.lower() == "on"
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
     return value
 
 

@@ -179,3 +179,47 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[optional_timestamp]
     created_at: Mapped[timestamp]
+
+
+class PaperEmbedding(Base):
+    """A paper's vector under one model (§10): a model change adds rows under its own name."""
+
+    __tablename__ = "paper_embeddings"
+    __table_args__ = (UniqueConstraint("paper_id", "model"),)
+
+    id: Mapped[intpk]
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalized
+
+
+class Rating(Base):
+    """A reader's *More like this* (+1) or *Less like this* (-1) on one paper; one per paper."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id"),)
+
+    id: Mapped[intpk]
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[timestamp]
+
+
+class LikedPaper(Base):
+    """A paper a reader named on the form: found (paper_id set), pending lookup, or not_found."""
+
+    __tablename__ = "liked_papers"
+    __table_args__ = (UniqueConstraint("subscriber_id", "arxiv_id"),)
+
+    id: Mapped[intpk]
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    arxiv_id: Mapped[str] = mapped_column(String(64))
+    paper_id: Mapped[int | None] = mapped_column(
+        ForeignKey("papers.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[timestamp]
