@@ -113,6 +113,9 @@ class Digest(Base):
     window_end: Mapped[datetime] = mapped_column(UTCDateTime())
     paper_count: Mapped[int] = mapped_column(Integer, default=0)
     keywords: Mapped[str] = mapped_column(Text, default="")  # the profile as it was when composed
+    # SPEC §10: JSON of relevance.Parts.summary() (suggested papers and their reasons, the
+    # papers moved to "Also matched"); NULL for a plain keyword digest.
+    parts: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[timestamp]
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="digests")

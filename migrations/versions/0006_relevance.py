@@ -17,6 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('digests', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('parts', sa.Text(), nullable=True))
     op.create_table('paper_embeddings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('paper_id', sa.Integer(), nullable=False),
@@ -24,7 +26,7 @@ def upgrade() -> None:
     sa.Column('vector', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['paper_id'], ['papers.id'], name=op.f('fk_paper_embeddings_paper_id_papers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_paper_embeddings')),
-    sa.UniqueConstraint('paper_id', 'model', name=op.f('uq_paper_embeddings_paper_id'))
+    sa.UniqueConstraint('paper_id', 'model', name=op.f('uq_paper_embeddings_paper_id_model'))
     )
     op.create_table('ratings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -35,7 +37,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['paper_id'], ['papers.id'], name=op.f('fk_ratings_paper_id_papers'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_ratings_subscriber_id_subscribers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ratings')),
-    sa.UniqueConstraint('subscriber_id', 'paper_id', name=op.f('uq_ratings_subscriber_id'))
+    sa.UniqueConstraint('subscriber_id', 'paper_id', name=op.f('uq_ratings_subscriber_id_paper_id'))
     )
     with op.batch_alter_table('ratings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ratings_paper_id'), ['paper_id'], unique=False)
@@ -50,7 +52,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['paper_id'], ['papers.id'], name=op.f('fk_liked_papers_paper_id_papers'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_liked_papers_subscriber_id_subscribers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_liked_papers')),
-    sa.UniqueConstraint('subscriber_id', 'arxiv_id', name=op.f('uq_liked_papers_subscriber_id'))
+    sa.UniqueConstraint('subscriber_id', 'arxiv_id', name=op.f('uq_liked_papers_subscriber_id_arxiv_id'))
     )
     with op.batch_alter_table('liked_papers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_liked_papers_paper_id'), ['paper_id'], unique=False)
@@ -66,3 +68,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ratings_paper_id'))
     op.drop_table('ratings')
     op.drop_table('paper_embeddings')
+    with op.batch_alter_table('digests', schema=None) as batch_op:
+        batch_op.drop_column('parts')
