@@ -74,9 +74,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     """One blueprint per page group."""
-    from digest.web import confirm, digest_page, health, manage, subscribe, unsubscribe
+    from digest.web import confirm, digest_page, health, manage, rate, subscribe, unsubscribe
 
-    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health):
+    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health, rate):
         app.register_blueprint(module.bp)
     # RFC 8058 one-click POSTs come from mail providers without cookies or a CSRF token; the
     # view checks the token itself for every other POST (see unsubscribe.py).

@@ -22,6 +22,7 @@ from digest.subscribers.validation import (
     clean_email,
     clean_frequency,
     clean_keywords,
+    clean_paper_ids,
     clean_send_time,
     clean_timezone,
     clean_weekday,
@@ -48,6 +49,12 @@ class PreferencesForm(FlaskForm):
     weekday = StringField("Day of the week", [domain_rule(clean_weekday)], default="monday")
     send_time = StringField("Send time", [domain_rule(clean_send_time)])
     timezone = StringField("Timezone", [domain_rule(clean_timezone)])
+    # SPEC §10: liked papers; the cleaned value is the bare ids, one per line.
+    papers = TextAreaField("Papers you like", [domain_rule(lambda v: "\n".join(clean_paper_ids(v)))])
+
+    def liked_ids(self) -> list[str]:
+        """The validated liked papers' arXiv ids (call after `validate()` succeeded)."""
+        return [line for line in (self.papers.data or "").splitlines() if line]
 
     def preferences(self) -> Preferences:
         """The validated values (call after `validate()` succeeded)."""

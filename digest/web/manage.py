@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.models import Digest, Subscriber
+from digest.relevance import feedback
 from digest.subscribers.notices import queue_export_notice
 from digest.subscribers.subscriptions import (
     apply_preferences,
@@ -36,7 +37,9 @@ def manage_page(token: str) -> ResponseReturnValue:
     """The subscription as it stands, with a form for every change."""
     with web().services.sessions.begin() as session:
         subscriber, _ = subscriber_for(session, "manage", token)
-        form = PreferencesForm(data=_current(subscriber))
+        current = _current(subscriber)
+        current["papers"] = "\n".join(row.arxiv_id for row in feedback.liked_papers(session, subscriber.id))
+        form = PreferencesForm(data=current)
         return _page(session, subscriber, token, form)
 
 
@@ -49,6 +52,8 @@ def update(token: str) -> ResponseReturnValue:
         if not form.validate():
             return _page(session, subscriber, token, form, status=400)
         apply_preferences(subscriber, form.preferences())
+        if web().services.settings.relevance:  # SPEC §10: looked up later if not stored
+            feedback.set_liked(session, subscriber.id, form.liked_ids(), now=now())
     flash("Your keywords and schedule are saved.")
     return _back(token)
 
@@ -86,6 +91,7 @@ def export(token: str) -> ResponseReturnValue:
     with context.services.sessions.begin() as session:
         subscriber, _ = subscriber_for(session, "manage", token)
         data = export_data(subscriber, now=now())
+        data.update(feedback.export(session, subscriber.id))  # SPEC §10: ratings, liked papers
         queue_export_notice(session, context.services.settings, subscriber, **mailing())
     mail_queued()
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -147,6 +153,8 @@ def _page(
         next_digest=next_digest_due(subscriber, now=now()) if active else None,
         unsubscribe_token=context.tokens.make("unsubscribe", subscriber),
         recent=[(d, context.tokens.make("digest", subscriber, d.id)) for d in recent],
+        liked=feedback.liked_papers(session, subscriber.id) if context.services.settings.relevance else [],
+        relevance=context.services.settings.relevance,
     )
     return page, status
 
