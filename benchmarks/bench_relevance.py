@@ -33,7 +33,8 @@ PROFILES = {
     "llm-agents": "LLM agent*, agentic, computer-use, tool use, multi-agent",
     "robotics": "robot*, manipulation, grasp*, VLA, humanoid",
     "translation": "machine translation, multilingual, low-resource language*",
-    "condensed-matter": "Luttinger liquid, superfluid*, quantum Monte Carlo, bosons, square lattice",
+    "condensed-matter": "Luttinger liquid, superfluid*, quantum Monte Carlo, bosons, "
+    "square lattice",
     "medical-ml": "medical imag*, clinical, MRI, segmentation, diagnosis",
     "efficient-llm": "quantization, speculative decoding, KV cache, mixture-of-experts, inference",
 }
@@ -178,7 +179,11 @@ def _pr(picked: np.ndarray, relevant: np.ndarray) -> tuple[float, float]:
 
 def _ratio(total: list[int]) -> dict[str, float]:
     selected, hit, relevant = total
-    return {"precision": hit / max(1, selected), "recall": hit / max(1, relevant), "selected": selected}
+    return {
+        "precision": hit / max(1, selected),
+        "recall": hit / max(1, relevant),
+        "selected": selected,
+    }
 
 
 def main() -> None:
@@ -188,7 +193,10 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.model)
     for interest, kw, rel in result.pop("per_interest"):  # type: ignore[attr-defined]
-        print(f"{interest:18} keywords P={kw[0]:.2f} R={kw[1]:.2f}   relevance P={rel[0]:.2f} R={rel[1]:.2f}")
+        print(
+            f"{interest:18} keywords P={kw[0]:.2f} R={kw[1]:.2f}   "
+            f"relevance P={rel[0]:.2f} R={rel[1]:.2f}"
+        )
     print(json.dumps(result, indent=1))
 
 

@@ -56,8 +56,7 @@ class SendSummary:
     def line(self) -> str:
         """The summary line of SPEC §3."""
         return (
-            f"sent {self.sent}, empty {self.empty}, "
-            f"deferred {self.deferred}, failed {self.failed}"
+            f"sent {self.sent}, empty {self.empty}, deferred {self.deferred}, failed {self.failed}"
         )
 
 

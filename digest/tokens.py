@@ -7,14 +7,13 @@ token at once. Library errors are turned into `TokenExpired` / `TokenInvalid`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Protocol
-
 import base64
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -171,7 +170,12 @@ def digest_url(base_url: str, tokens: Tokens, subscriber: TokenHolder, digest_id
 
 
 def rate_url(
-    base_url: str, tokens: Tokens, subscriber: TokenHolder, paper_id: int, digest_id: int, value: int
+    base_url: str,
+    tokens: Tokens,
+    subscriber: TokenHolder,
+    paper_id: int,
+    digest_id: int,
+    value: int,
 ) -> str:
-    """A *More like this* (value 1) or *Less like this* (value -1) link for one paper of a digest."""
+    """A *More like this* (1) or *Less like this* (-1) link for one paper of a digest."""
     return f"{base_url}/rate/{tokens.make('rate', subscriber, paper_id, (digest_id, value))}"

@@ -29,7 +29,9 @@ from digest.db import utcnow
     help="Look at papers first seen in the last N days.",
 )
 @click.option("--like", "likes", multiple=True, metavar="ID", help="An arXiv id you like (§10).")
-@click.option("--dislike", "dislikes", multiple=True, metavar="ID", help="An arXiv id you'd rate down.")
+@click.option(
+    "--dislike", "dislikes", multiple=True, metavar="ID", help="An arXiv id you'd rate down."
+)
 @pass_services
 def preview(
     lazy: LazyServices,
@@ -83,13 +85,21 @@ def _parts(session: Any, papers: Any, entries: Any, profile: Any, likes: Any, di
     from digest.subscribers.validation import clean_paper_ids
 
     try:
-        liked_ids, disliked_ids = clean_paper_ids(", ".join(likes)), clean_paper_ids(", ".join(dislikes))
+        liked_ids, disliked_ids = (
+            clean_paper_ids(", ".join(likes)),
+            clean_paper_ids(", ".join(dislikes)),
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--like' / '--dislike'") from exc
-    named = {p.arxiv_id: p for p in session.scalars(select(Paper).where(Paper.arxiv_id.in_(liked_ids + disliked_ids)))}
+    named = {
+        p.arxiv_id: p
+        for p in session.scalars(select(Paper).where(Paper.arxiv_id.in_(liked_ids + disliked_ids)))
+    }
     for arxiv_id in liked_ids + disliked_ids:
         if arxiv_id not in named:
-            raise click.BadParameter(f"{arxiv_id} is not a stored paper", param_hint="'--like' / '--dislike'")
+            raise click.BadParameter(
+                f"{arxiv_id} is not a stored paper", param_hint="'--like' / '--dislike'"
+            )
     embedder = model.embedder()
     relevance = Relevance(enabled=True, model=embedder.name)
     every = {p.id: p for p in [*papers, *named.values()]}

@@ -36,10 +36,10 @@ from digest.compose.ledger import Draft
 from digest.compose.paperpool import Found, GroupMatches, PaperPool
 from digest.compose.schedule import Schedule, Window, digest_window, first_due
 from digest.mail import outbox, render
-from digest.relevance.arrange import Relevance
 from digest.mail.entries import entry_for
 from digest.mail.message import build_message
 from digest.models import Paper, Subscriber
+from digest.relevance.arrange import Relevance
 from digest.services import Services
 from digest.tokens import Tokens, digest_url, rate_url, subscriber_links
 
@@ -321,7 +321,6 @@ class Composer:
             subject=email.subject, message=message, now=self.now,
             subscriber_id=subscriber.id, digest_id=digest_id,
         )  # fmt: skip
-
 
     def _parts(self, draft: Draft, digest_id: int) -> render.DigestParts | None:
         """The email's §10 view of a draft: its parts as entries, with rating links."""

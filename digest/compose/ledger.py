@@ -96,7 +96,9 @@ def insert_digests(session: Session, drafts: list[Draft], *, now: datetime) -> d
             "keywords": draft.subscriber.keywords,
             # §10: which papers are suggestions / moved to "Also matched", for the web page
             "parts": (
-                json.dumps(draft.parts.summary()) if getattr(draft.parts, "arranged", False) else None
+                json.dumps(draft.parts.summary())
+                if getattr(draft.parts, "arranged", False)
+                else None
             ),
             "created_at": now,
         }

@@ -288,9 +288,7 @@ class Renderer:
             sections=sections,
         )
 
-    def sections(
-        self, entries: Sequence[DigestEntry], parts: DigestParts | None
-    ) -> list[Section]:
+    def sections(self, entries: Sequence[DigestEntry], parts: DigestParts | None) -> list[Section]:
         """The digest's sections: one untitled one (§6), or the non-empty parts of §10."""
         rate = parts.rate if parts is not None else {}
         if parts is None or not parts.titled:
@@ -298,10 +296,14 @@ class Renderer:
             return [Section(None, [self._shown(entry, rate, None) for entry in top])]
         runs = (
             [self._shown(entry, rate, None) for entry in parts.top],
-            [self._shown(entry, rate, parts.reasons.get(entry.paper_id)) for entry in parts.also_like],
+            [
+                self._shown(entry, rate, parts.reasons.get(entry.paper_id))
+                for entry in parts.also_like
+            ],
             [self._line(entry, rate) for entry in parts.also_matched],
         )
-        return [Section(title, items) for title, items in zip(PART_TITLES, runs) if items]
+        titled = zip(PART_TITLES, runs, strict=True)
+        return [Section(title, items) for title, items in titled if items]
 
     def _shown(
         self, entry: DigestEntry, rate: dict[int, tuple[str, str]], reason: str | None

@@ -1,4 +1,5 @@
-"""One subscriber's digest in the three parts of SPEC §10, and the per-run state that makes it cheap.
+"""One subscriber's digest in the three parts of SPEC §10, and the per-run state that keeps it
+cheap.
 
 `Relevance` lives for one composing run. `readers()` loads, in one query per batch, the liked and
 rated papers of the batch's subscribers and their vectors; subscribers who liked and rated
@@ -44,7 +45,9 @@ class Parts:
     def summary(self) -> dict[str, Any]:
         """What the digest page needs to show the parts again (stored with the digest)."""
         return {
-            "also_like": {str(paper.id): self.reasons.get(paper.id, "") for paper, _ in self.also_like},
+            "also_like": {
+                str(paper.id): self.reasons.get(paper.id, "") for paper, _ in self.also_like
+            },
             "also_matched": [paper.id for paper, _ in self.also_matched],
         }
 
@@ -82,6 +85,8 @@ class Relevance:
             .where(LikedPaper.subscriber_id.in_(subscriber_ids))
         )
         for subscriber_id, paper_id, title in liked:
+            if paper_id is None:  # joined on it, so never; says so to the type checker
+                continue
             signs.setdefault(subscriber_id, {})[paper_id] = 1
             titles[paper_id] = title
         for subscriber_id, paper_id, value, title in rows:  # a rating overrides a like
@@ -181,4 +186,6 @@ _ZERO = np.zeros(256, dtype=np.float32)
 
 
 def _stack(rows: list[np.ndarray]) -> np.ndarray:
-    return np.vstack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, 256), np.float32)
+    return (
+        np.vstack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, 256), np.float32)
+    )

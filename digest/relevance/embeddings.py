@@ -46,7 +46,9 @@ def embed_missing(session: Session, model: Embedder, *, batch: int = EMBED_BATCH
         after_id = rows[-1].id
 
 
-def load_vectors(session: Session, model_name: str, paper_ids: Iterable[int]) -> dict[int, np.ndarray]:
+def load_vectors(
+    session: Session, model_name: str, paper_ids: Iterable[int]
+) -> dict[int, np.ndarray]:
     """The stored vectors of these papers under `model_name` (papers without one are left out)."""
     ids = sorted(set(paper_ids))
     found: dict[int, np.ndarray] = {}

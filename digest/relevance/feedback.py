@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from digest.models import LikedPaper, Paper, Rating
 
 
-def rate(session: Session, subscriber_id: int, paper_id: int, value: int, *, now: datetime) -> int | None:
+def rate(
+    session: Session, subscriber_id: int, paper_id: int, value: int, *, now: datetime
+) -> int | None:
     """Record +1 / -1 for the paper, replacing an earlier rating; the earlier value, if any."""
     if value not in (1, -1):
         raise ValueError("a rating is +1 or -1")
@@ -24,7 +26,9 @@ def rate(session: Session, subscriber_id: int, paper_id: int, value: int, *, now
         select(Rating).where(Rating.subscriber_id == subscriber_id, Rating.paper_id == paper_id)
     ).one_or_none()
     if row is None:
-        session.add(Rating(subscriber_id=subscriber_id, paper_id=paper_id, value=value, created_at=now))
+        session.add(
+            Rating(subscriber_id=subscriber_id, paper_id=paper_id, value=value, created_at=now)
+        )
         session.flush()
         return None
     before = row.value
@@ -52,7 +56,9 @@ def ratings_of(session: Session, subscriber_id: int, paper_ids: Sequence[int]) -
     return {paper_id: value for paper_id, value in rows}
 
 
-def set_liked(session: Session, subscriber_id: int, arxiv_ids: Sequence[str], *, now: datetime) -> None:
+def set_liked(
+    session: Session, subscriber_id: int, arxiv_ids: Sequence[str], *, now: datetime
+) -> None:
     """Make the subscriber's liked papers exactly `arxiv_ids`: stored papers are found at once,
     the others wait for the arXiv lookup (status pending); entries no longer named are removed."""
     existing = {row.arxiv_id: row for row in liked_papers(session, subscriber_id)}
@@ -60,10 +66,14 @@ def set_liked(session: Session, subscriber_id: int, arxiv_ids: Sequence[str], *,
     for arxiv_id, row in existing.items():
         if arxiv_id not in wanted:
             session.delete(row)
-    known = {
-        paper.arxiv_id: paper
-        for paper in session.scalars(select(Paper).where(Paper.arxiv_id.in_(wanted)))
-    } if wanted else {}
+    known = (
+        {
+            paper.arxiv_id: paper
+            for paper in session.scalars(select(Paper).where(Paper.arxiv_id.in_(wanted)))
+        }
+        if wanted
+        else {}
+    )
     for arxiv_id in wanted:
         if arxiv_id in existing:
             continue
@@ -82,7 +92,9 @@ def liked_papers(session: Session, subscriber_id: int) -> list[LikedPaper]:
     """The subscriber's liked papers, in the order they were given."""
     return list(
         session.scalars(
-            select(LikedPaper).where(LikedPaper.subscriber_id == subscriber_id).order_by(LikedPaper.id)
+            select(LikedPaper)
+            .where(LikedPaper.subscriber_id == subscriber_id)
+            .order_by(LikedPaper.id)
         )
     )
 

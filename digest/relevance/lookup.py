@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import select
 
-from digest.models import LikedPaper, Paper
 from digest.feeds.fetch import make_client
+from digest.models import LikedPaper, Paper
 from digest.papers import ingest
 from digest.services import Services
 
@@ -31,13 +31,16 @@ def lookup_pending(
         ids = sorted(
             set(
                 session.scalars(
-                    select(LikedPaper.arxiv_id).where(LikedPaper.status == "pending").limit(LOOKUP_BATCH)
+                    select(LikedPaper.arxiv_id)
+                    .where(LikedPaper.status == "pending")
+                    .limit(LOOKUP_BATCH)
                 )
             )
         )
     if not ids:
         return 0, 0
-    url = f"{services.settings.arxiv_api_url}?{urlencode({'id_list': ','.join(ids), 'max_results': len(ids)})}"
+    query = urlencode({"id_list": ",".join(ids), "max_results": len(ids)})
+    url = f"{services.settings.arxiv_api_url}?{query}"
     http = client or make_client()
     try:
         result = ingest.ingest_source(services, url, now=now, client=http)
@@ -56,7 +59,9 @@ def _is_bad_id(error: str | None) -> bool:
 def _resolve(services: Services, ids: list[str], *, answered: bool) -> tuple[int, int]:
     found = not_found = 0
     with services.sessions.begin() as session:
-        papers = {p.arxiv_id: p for p in session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids)))}
+        papers = {
+            p.arxiv_id: p for p in session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids)))
+        }
         for row in session.scalars(
             select(LikedPaper).where(LikedPaper.arxiv_id.in_(ids), LikedPaper.status == "pending")
         ):

@@ -10,7 +10,7 @@ to anything they liked by more than UNWANTED_MARGIN, whatever the scale of that 
 ALSO_LIKE_MIN close and that are not closer to a disliked one. Both constants were chosen on
 day 1 of the judged set (benchmarks/bench_relevance.py) and checked on day 2.
 
-Cost: one (papers × liked) and one (papers × disliked) matrix product per reader, over the
+Cost: one (papers x liked) and one (papers x disliked) matrix product per reader, over the
 papers of their window only; a reader with no likes and no ratings costs nothing.
 """
 
@@ -79,7 +79,7 @@ def unwanted(result: Fit, margin: float = UNWANTED_MARGIN) -> np.ndarray:
 def also_like(
     result: Fit, *, minimum: float = ALSO_LIKE_MIN, limit: int = ALSO_LIKE_MAX
 ) -> list[int]:
-    """Indices of the papers to suggest, closest first: near a liked paper, not nearer a disliked."""
+    """Indices of papers to suggest, closest first: near a liked paper, not nearer a disliked."""
     ok = (result.like >= minimum) & (result.like > result.dislike)
     candidates = np.flatnonzero(ok)
     order = candidates[np.argsort(-result.like[candidates], kind="stable")]

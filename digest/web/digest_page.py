@@ -50,7 +50,9 @@ def digest_page(token: str) -> ResponseReturnValue:
         )  # fmt: skip
 
 
-def _sections(digest: Digest, entries: list[DigestEntry]) -> list[tuple[str | None, str, list[Any]]]:
+def _sections(
+    digest: Digest, entries: list[DigestEntry]
+) -> list[tuple[str | None, str, list[Any]]]:
     """(title, kind, entries) per part of SPEC §10 as composed; one untitled part for a plain
     digest. A suggestion's entry comes with the title of the liked paper it is close to."""
     if not digest.parts:
@@ -58,14 +60,18 @@ def _sections(digest: Digest, entries: list[DigestEntry]) -> list[tuple[str | No
     summary = json.loads(digest.parts)
     also_like: dict[str, str] = summary.get("also_like", {})
     also_matched = set(summary.get("also_matched", []))
+    top = [
+        (e, None)
+        for e in entries
+        if str(e.paper_id) not in also_like and e.paper_id not in also_matched
+    ]
+    liked = [(e, also_like[str(e.paper_id)]) for e in entries if str(e.paper_id) in also_like]
+    lines = [(e, None) for e in entries if e.paper_id in also_matched]
     runs = (
-        ("Top matches", "full", [(e, None) for e in entries
-                                 if str(e.paper_id) not in also_like and e.paper_id not in also_matched]),
-        ("You may also like", "full", [(e, also_like[str(e.paper_id)]) for e in entries
-                                       if str(e.paper_id) in also_like]),
-        ("Also matched your keywords", "line", [(e, None) for e in entries
-                                                if e.paper_id in also_matched]),
-    )  # fmt: skip
+        ("Top matches", "full", top),
+        ("You may also like", "full", liked),
+        ("Also matched your keywords", "line", lines),
+    )
     return [run for run in runs if run[2]]
 
 

@@ -50,7 +50,9 @@ class PreferencesForm(FlaskForm):
     send_time = StringField("Send time", [domain_rule(clean_send_time)])
     timezone = StringField("Timezone", [domain_rule(clean_timezone)])
     # SPEC §10: liked papers; the cleaned value is the bare ids, one per line.
-    papers = TextAreaField("Papers you like", [domain_rule(lambda v: "\n".join(clean_paper_ids(v)))])
+    papers = TextAreaField(
+        "Papers you like", [domain_rule(lambda v: "\n".join(clean_paper_ids(v)))]
+    )
 
     def liked_ids(self) -> list[str]:
         """The validated liked papers' arXiv ids (call after `validate()` succeeded)."""

@@ -38,7 +38,9 @@ def manage_page(token: str) -> ResponseReturnValue:
     with web().services.sessions.begin() as session:
         subscriber, _ = subscriber_for(session, "manage", token)
         current = _current(subscriber)
-        current["papers"] = "\n".join(row.arxiv_id for row in feedback.liked_papers(session, subscriber.id))
+        current["papers"] = "\n".join(
+            row.arxiv_id for row in feedback.liked_papers(session, subscriber.id)
+        )
         form = PreferencesForm(data=current)
         return _page(session, subscriber, token, form)
 
@@ -153,7 +155,9 @@ def _page(
         next_digest=next_digest_due(subscriber, now=now()) if active else None,
         unsubscribe_token=context.tokens.make("unsubscribe", subscriber),
         recent=[(d, context.tokens.make("digest", subscriber, d.id)) for d in recent],
-        liked=feedback.liked_papers(session, subscriber.id) if context.services.settings.relevance else [],
+        liked=feedback.liked_papers(session, subscriber.id)
+        if context.services.settings.relevance
+        else [],
         relevance=context.services.settings.relevance,
     )
     return page, status

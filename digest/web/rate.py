@@ -40,7 +40,7 @@ class Row:
 def rate_page(token: str) -> ResponseReturnValue:
     """The paper and one button; nothing changes until it is pressed."""
     with web().services.sessions.begin() as session:
-        subscriber, data, paper, _ = _load(session, token)
+        _, data, paper, _ = _load(session, token)
         return render_template(
             "web/rate.html", step="ask", paper=paper, value=_value(data), token=token,
             words=WORDS, form=ActionForm(),
@@ -89,10 +89,11 @@ def _rows(session: Session, subscriber: Subscriber, digest: Digest) -> list[Row]
     ratings = feedback.ratings_of(session, subscriber.id, [p.id for p in papers])
     return [
         Row(
-            paper, ratings.get(paper.id),
+            paper,
+            ratings.get(paper.id),
             tokens.make("rate", subscriber, paper.id, (digest.id, 1)),
             tokens.make("rate", subscriber, paper.id, (digest.id, -1)),
-        )  # fmt: skip
+        )
         for paper in papers
     ]
 
@@ -107,7 +108,11 @@ def _load(session: Session, token: str) -> tuple[Subscriber, TokenData, Paper, D
         .where(Digest.id == data.extra[0], Digest.subscriber_id == subscriber.id)
         .options(selectinload(Digest.items).selectinload(DigestItem.paper))
     ).one_or_none()
-    paper = next((i.paper for i in digest.items if i.paper_id == data.object_id), None) if digest else None
+    paper = (
+        next((i.paper for i in digest.items if i.paper_id == data.object_id), None)
+        if digest
+        else None
+    )
     if digest is None or paper is None:
         abort(404)
     return subscriber, data, paper, digest

@@ -50,7 +50,7 @@ def serve(feeds_dir: Path, answers: dict[str, tuple[int, str]]) -> ThreadingHTTP
     """A local arXiv API: the `id_list` query names the fixture to answer with."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             for needle, (status, name) in answers.items():
                 if needle in self.path:
                     body = (feeds_dir / name).read_bytes()
@@ -78,7 +78,9 @@ def test_liked_papers_are_looked_up(services, feeds_dir: Path) -> None:
     import dataclasses
 
     url = f"http://127.0.0.1:{server.server_port}/api/query"
-    local = dataclasses.replace(services, settings=dataclasses.replace(services.settings, arxiv_api_url=url))
+    local = dataclasses.replace(
+        services, settings=dataclasses.replace(services.settings, arxiv_api_url=url)
+    )
     try:
         with local.sessions.begin() as session:
             subscriber = Subscriber(email="a@example.org", token_nonce="n", created_at=NOW)

@@ -49,7 +49,9 @@ def rate_links(html: str) -> list[tuple[str, str]]:
     """(kind, path) of every rating link, in order."""
     return [
         (m[2], "/rate/" + m[1])
-        for m in re.finditer(r'href="http://127\.0\.0\.1:8000/rate/([^"]+)"[^>]*>(More|Less) like this', html)
+        for m in re.finditer(
+            r'href="http://127\.0\.0\.1:8000/rate/([^"]+)"[^>]*>(More|Less) like this', html
+        )
     ]
 
 
@@ -83,7 +85,9 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
     assert _ratings(services, sid) == {}
     # Forged and tampered tokens are 404s.
     assert client.get("/rate/forged").status_code == 404
-    tampered = re.sub(r"\.(-?1)\.", lambda m: "." + ("1" if m[1] == "-1" else "-1") + ".", first_more)
+    tampered = re.sub(
+        r"\.(-?1)\.", lambda m: "." + ("1" if m[1] == "-1" else "-1") + ".", first_more
+    )
     assert client.get(tampered).status_code == 404
 
     # Rate every paper of the digest: software testing up, statistical testing down.
@@ -144,7 +148,10 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
 
 def _ratings(services, sid: int) -> dict[int, int]:
     with services.sessions() as session:
-        return {r.paper_id: r.value for r in session.scalars(select(Rating).where(Rating.subscriber_id == sid))}
+        return {
+            r.paper_id: r.value
+            for r in session.scalars(select(Rating).where(Rating.subscriber_id == sid))
+        }
 
 
 def _links_by_paper(services, links: list[tuple[str, str]]) -> dict[tuple[int, str], str]:
@@ -153,7 +160,9 @@ def _links_by_paper(services, links: list[tuple[str, str]]) -> dict[tuple[int, s
 
 
 def test_relevance_off_gives_the_plain_digest(services, feeds_dir: Path) -> None:
-    off = dataclasses.replace(services, settings=dataclasses.replace(services.settings, relevance=False))
+    off = dataclasses.replace(
+        services, settings=dataclasses.replace(services.settings, relevance=False)
+    )
     store_fixture(off, feeds_dir, DAY1, MON_9)
     with off.sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(Paper)) == 100
