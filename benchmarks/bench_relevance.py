@@ -108,6 +108,12 @@ def _reader(vectors: np.ndarray, liked: np.ndarray, disliked: np.ndarray) -> sco
     return score.Reader(tuple(map(int, li)), vectors[li], tuple(map(int, di)), vectors[di])
 
 
+def _suggest(reader, result, pool, floor, gap):  # type: ignore[no-untyped-def]
+    sub = score.Fit(result.like[pool], result.dislike[pool], result.nearest[pool])
+    minimum = score.calibrated_minimum(reader, floor)
+    return pool[score.also_like(sub, minimum=minimum, margin=gap)]
+
+
 def select(vectors, days, matched, relevant, margin, minimum):  # type: ignore[no-untyped-def]
     """Top matches + You may also like on day 2, after rating day 1's keyword matches."""
     rated = matched & (days == 1)
@@ -118,9 +124,8 @@ def select(vectors, days, matched, relevant, margin, minimum):  # type: ignore[n
     result = score.fit(reader, vectors)
     top = matched & day2 & ~score.unwanted(result, margin)
     pool = np.flatnonzero(day2 & ~matched)
-    sub = score.Fit(result.like[pool], result.dislike[pool], result.nearest[pool])
     chosen = top.copy()
-    chosen[pool[score.also_like(sub, minimum=minimum)]] = True
+    chosen[_suggest(reader, result, pool, *minimum)] = True
     return chosen
 
 
@@ -132,24 +137,24 @@ def choose_thresholds(vectors, days, per_interest):  # type: ignore[no-untyped-d
         if f > best[0] + 1e-9:
             best = (f, float(margin))
     margin = best[1]
-    best_min = (-1.0, 1.0)
-    for minimum in np.arange(0.50, 0.951, 0.01):
-        hits = picks = 0
-        for matched, relevant in per_interest.values():
-            rated = matched & (days == 1)
-            reader = _reader(vectors, rated & relevant, rated & ~relevant)
-            if reader.empty:
-                continue
-            result = score.fit(reader, vectors)
-            pool = np.flatnonzero((days == 1) & ~matched)
-            sub = score.Fit(result.like[pool], result.dislike[pool], result.nearest[pool])
-            picked = pool[score.also_like(sub, minimum=float(minimum))]
-            picks += len(picked)
-            hits += int(relevant[picked].sum())
-        # the lowest threshold at which day 1 gets no wrong suggestion
-        if hits == picks:
-            return margin, float(minimum)
-    return margin, best_min[1]
+    # Suggestions: the (floor, gap) that makes the most right suggestions on day 1 while every
+    # one of them is right (precision 1 on the day the thresholds are chosen); ties: higher bars.
+    best_pick = (-1, (1.0, 1.0))
+    for floor in np.arange(0.40, 0.801, 0.05):
+        for gap in np.arange(0.0, 0.301, 0.025):
+            hits = picks = 0
+            for matched, relevant in per_interest.values():
+                rated = matched & (days == 1)
+                reader = _reader(vectors, rated & relevant, rated & ~relevant)
+                if reader.empty:
+                    continue
+                result = score.fit(reader, vectors)
+                picked = _suggest(reader, result, np.flatnonzero((days == 1) & ~matched), floor, gap)
+                picks += len(picked)
+                hits += int(relevant[picked].sum())
+            if hits == picks and hits > best_pick[0]:
+                best_pick = (hits, (round(float(floor), 3), round(float(gap), 3)))
+    return margin, best_pick[1]
 
 
 def _loo_f1(vectors, days, per_interest, margin):  # type: ignore[no-untyped-def]

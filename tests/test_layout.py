@@ -44,7 +44,9 @@ def imported_parts(path: Path) -> set[str]:
             elif node.module.startswith("digest."):
                 names = [node.module.removeprefix("digest.")]
         elif isinstance(node, ast.Import):
-            names = [a.name.removeprefix("digest.") for a in node.names if a.name.startswith("digest.")]
+            names = [
+                a.name.removeprefix("digest.") for a in node.names if a.name.startswith("digest.")
+            ]
         found.update(part_of(name) for name in names)
     return found
 

@@ -161,7 +161,8 @@ class Relevance:
         if not pool:
             return
         result = score.fit(state.reader, self.matrix(session, pool))
-        for index in score.also_like(result, limit=len(pool)):
+        minimum = score.calibrated_minimum(state.reader)
+        for index in score.also_like(result, minimum=minimum, limit=len(pool)):
             paper = pool[index]
             if _excluded(paper, profile):
                 continue

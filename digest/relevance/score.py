@@ -6,9 +6,11 @@ its cosine to the nearest disliked one (nearest neighbours, not a centroid: a re
 are often several, and a centroid of two fields sits in neither). This margin calibrates itself
 per reader: a keyword match is *unwanted* when it is closer to something the reader disliked than
 to anything they liked by more than UNWANTED_MARGIN, whatever the scale of that reader's scores.
-"You may also like" takes papers no keyword matched whose nearest liked paper is at least
-ALSO_LIKE_MIN close and that are not closer to a disliked one. Both constants were chosen on
-day 1 of the judged set (benchmarks/bench_relevance.py) and checked on day 2.
+"You may also like" takes papers no keyword matched that are as close to a liked paper as the
+reader's liked papers are to each other (`calibrated_minimum`, at least ALSO_LIKE_MIN) and
+ALSO_LIKE_MARGIN closer to it than to anything disliked. The constants were chosen on day 1 of
+the judged set (benchmarks/bench_relevance.py: leave-one-out for the margin, no wrong suggestion
+on day 1 for the suggestion bars) and checked on day 2.
 
 Cost: one (papers x liked) and one (papers x disliked) matrix product per reader, over the
 papers of their window only; a reader with no likes and no ratings costs nothing.
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 UNWANTED_MARGIN = 0.05
-ALSO_LIKE_MIN = 0.70
+ALSO_LIKE_MIN = 0.55
+ALSO_LIKE_MARGIN = 0.275
 ALSO_LIKE_MAX = 5  # SPEC §10: at most 5 papers under "You may also like"
 FIT_WEIGHT = 1.0  # weight of the fit against the keyword evidence when ranking Top matches
 
@@ -76,11 +79,27 @@ def unwanted(result: Fit, margin: float = UNWANTED_MARGIN) -> np.ndarray:
     return has_dislikes & (result.dislike - result.like > margin)
 
 
+def calibrated_minimum(reader: Reader, floor: float = ALSO_LIKE_MIN) -> float:
+    """The reader's own bar for a suggestion: as close to a liked paper as their liked papers
+    typically are to each other (the median of their pairwise cosines), and never below `floor`.
+    A reader of one narrow field gets a high bar, a reader of several a lower one."""
+    k = reader.liked.shape[0]
+    if k < 2:
+        return floor
+    sims = reader.liked @ reader.liked.T
+    return max(floor, float(np.median(sims[~np.eye(k, dtype=bool)])))
+
+
 def also_like(
-    result: Fit, *, minimum: float = ALSO_LIKE_MIN, limit: int = ALSO_LIKE_MAX
+    result: Fit,
+    *,
+    minimum: float = ALSO_LIKE_MIN,
+    margin: float = ALSO_LIKE_MARGIN,
+    limit: int = ALSO_LIKE_MAX,
 ) -> list[int]:
-    """Indices of papers to suggest, closest first: near a liked paper, not nearer a disliked."""
-    ok = (result.like >= minimum) & (result.like > result.dislike)
+    """Indices of papers to suggest, closest first: at least `minimum` close to a liked paper
+    and at least `margin` closer to it than to anything disliked."""
+    ok = (result.like >= minimum) & (result.like - result.dislike >= margin)
     candidates = np.flatnonzero(ok)
     order = candidates[np.argsort(-result.like[candidates], kind="stable")]
     return [int(i) for i in order[:limit]]

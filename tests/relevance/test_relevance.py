@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import re
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -14,7 +16,15 @@ from web_support import csrf_from, make_app
 
 from digest.compose.digests import compose_due
 from digest.feeds import parse_feed
-from digest.models import Digest, DigestItem, OutboxMessage, Paper, Rating, Subscriber
+from digest.models import (
+    Digest,
+    DigestItem,
+    LikedPaper,
+    OutboxMessage,
+    Paper,
+    Rating,
+    Subscriber,
+)
 from digest.papers.store import store_papers
 from digest.pipeline import relevance_step
 
@@ -26,8 +36,11 @@ DAY1 = "arxiv-api-atom-2026-04-12-search-testing-max100.xml"
 DAY2 = "arxiv-rss1-rdf-cs-2018-08-30.xml"
 
 
-def store_fixture(services, feeds_dir: Path, name: str, now: datetime) -> None:
-    papers = parse_feed((feeds_dir / name).read_bytes(), name)
+LIKED = "1808.10104"  # "Modeling OWL with Rules: The ROWL Protege Plugin" (in DAY2's feed)
+
+
+def store_fixture(services, feeds_dir: Path, name: str, now: datetime, keep=lambda p: True) -> None:
+    papers = [p for p in parse_feed((feeds_dir / name).read_bytes(), name) if keep(p)]
     with services.sessions.begin() as session:
         store_papers(session, papers, source=name, now=now)
     relevance_step(services, now=now)
@@ -57,8 +70,10 @@ def rate_links(html: str) -> list[tuple[str, str]]:
 
 def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) -> None:
     store_fixture(services, feeds_dir, DAY1, MON_9)
+    # The paper the reader will like is stored on day 1 too; its sibling paper comes on day 2.
+    store_fixture(services, feeds_dir, DAY2, MON_9, keep=lambda p: p.arxiv_id == LIKED)
     with services.sessions.begin() as session:
-        assert session.scalar(select(func.count()).select_from(Paper)) == 100
+        assert session.scalar(select(func.count()).select_from(Paper)) == 101
         subscriber = Subscriber(
             email="reader@example.org", keywords="testing", token_nonce="n0", status="confirmed",
             confirmed_at=MON_9, created_at=MON_9,
@@ -114,8 +129,19 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
     assert undo.status_code == 200 and some not in _ratings(services, sid)
     assert client.post(flip + "/undo").status_code == 400  # CSRF on undo too
 
+    # The reader names a paper they like on the manage page (a POST with CSRF, like all forms).
+    manage = "/manage/" + re.search(r'http://127\.0\.0\.1:8000/manage/([^"]+)"', html)[1]
+    form = client.get(manage).get_data(as_text=True)
+    fields = {"keywords": "testing", "frequency": "daily", "weekday": "monday",
+              "send_time": "07:00", "timezone": "UTC", "papers": "https://arxiv.org/abs/1808.10104v1"}
+    assert client.post(manage, data={**fields, "papers": "banana"}).status_code == 400
+    bad = client.post(manage, data={**fields, "papers": "banana", "csrf_token": csrf_from(form)})
+    assert bad.status_code == 400 and "&#34;banana&#34; is not an arXiv id" in bad.get_data(as_text=True)
+    saved = client.post(manage, data={**fields, "csrf_token": csrf_from(form)}, follow_redirects=True)
+    assert "Modeling OWL with Rules" in saved.get_data(as_text=True)  # listed by its title
+
     # Day 2: the next digest is arranged in parts, each paper with its reason.
-    store_fixture(services, feeds_dir, DAY2, TUE_12)
+    store_fixture(services, feeds_dir, DAY2, TUE_12, keep=lambda p: p.arxiv_id != LIKED)
     compose_due(services, now=WED_7)
     html, text = latest_email(services, sid)
     assert "Top matches" in text
@@ -128,22 +154,47 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
         assert second is not None and second.parts
         items = {item.paper_id: item for item in second.items}
         papers = {pid: item.paper for pid, item in items.items()}
-    import json
-
     summary = json.loads(second.parts)
     sunk = [papers[pid] for pid in summary["also_matched"]]
     assert sunk and all(not any(c.startswith("cs.SE") for c in p.categories) for p in sunk[:3])
-    if summary["also_like"]:  # suggestions carry "like <liked title>"
-        assert "You may also like" in text and "Why it is here: like" in text
-        for pid in summary["also_like"]:
-            assert items[int(pid)].matched_terms == []
+    # A close paper no keyword matched is suggested, with the liked paper as its reason, and
+    # recorded in the ledger like every other paper of the digest (once per paper).
+    suggested = {papers[int(pid)].title: reason for pid, reason in summary["also_like"].items()}
+    assert "Rule-based OWL Modeling with ROWLTab Protege Plugin" in suggested
+    assert set(suggested.values()) == {"Modeling OWL with Rules: The ROWL Protege Plugin"}
+    for pid in summary["also_like"]:
+        assert items[int(pid)].matched_terms == []
+    assert "You may also like" in text and "You may also like" in html
+    assert 'Why it is here: like "Modeling OWL with Rules: The ROWL Protege Plugin"' in text
+    assert "Why it is here: like <em>Modeling OWL with Rules: The ROWL Protege Plugin</em>" in html
     # The digest page shows the same parts, with rating links.
     path = "/digest/" + re.search(r'http://127\.0\.0\.1:8000/digest/([^"]+)"', html)[1]
     page = client.get(path).get_data(as_text=True)
     assert "Top matches" in page and "Also matched your keywords" in page
+    assert "You may also like" in page and "Why it is here: like" in page
     assert "More like this" in page and "Less like this" in page
     # Once per paper: nothing of digest 1 is in digest 2.
     assert not set(items) & set(shown)
+    if os.environ.get("DIGEST_SHOTS"):  # a folder: the pages, for screenshots by hand
+        shots = Path(os.environ["DIGEST_SHOTS"])
+        (shots / "email.html").write_text(html)
+        (shots / "digest-page.html").write_text(client.get(path).get_data(as_text=True))
+        (shots / "rate-ask.html").write_text(client.get(flip).get_data(as_text=True))
+        token = csrf_from(client.get(flip).get_data(as_text=True))
+        rated = client.post(flip, data={"csrf_token": token}).get_data(as_text=True)
+        (shots / "rate-done.html").write_text(rated)
+
+    # The export holds the ratings and the liked papers; deleting the data deletes them.
+    page = client.get(manage).get_data(as_text=True)
+    exported = client.post(manage + "/export", data={"csrf_token": csrf_from(page)}).get_json()
+    assert exported["liked_papers"] == [
+        {"arxiv_id": LIKED, "status": "found", "title": "Modeling OWL with Rules: The ROWL Protege Plugin"}
+    ]
+    assert len(exported["ratings"]) == len(_ratings(services, sid)) > 0
+    client.post(manage + "/delete", data={"csrf_token": csrf_from(page)})
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Rating)) == 0
+        assert session.scalar(select(func.count()).select_from(LikedPaper)) == 0
 
 
 def _ratings(services, sid: int) -> dict[int, int]:
