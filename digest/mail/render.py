@@ -280,7 +280,7 @@ class Renderer:
         return self.email(
             "digest",
             total=total,
-            more=total - len(entries),
+            more=total - shown,
             day_label=day_label(day),
             keywords=keywords_line(keywords),
             links=links,
