@@ -149,7 +149,9 @@ def choose_thresholds(vectors, days, per_interest):  # type: ignore[no-untyped-d
                 if reader.empty:
                     continue
                 result = score.fit(reader, vectors)
-                picked = _suggest(reader, result, np.flatnonzero((days == 1) & ~matched), floor, gap)
+                picked = _suggest(
+                    reader, result, np.flatnonzero((days == 1) & ~matched), floor, gap
+                )
                 picks += len(picked)
                 hits += int(relevant[picked].sum())
             if hits == picks and hits > best_pick[0]:

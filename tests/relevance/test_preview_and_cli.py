@@ -43,5 +43,7 @@ def test_embed_then_preview_in_three_parts(cli_env, services, feeds_dir: Path) -
     html = run(cli_env, "preview", "--keywords", "testing", "--like", "1808.10104",
                "--format", "html").output  # fmt: skip
     assert "You may also like" in html and "like this" not in html  # a preview has no links
-    bad = CliRunner().invoke(main, ["preview", "--keywords", "x", "--like", "nonsense"], env=cli_env)
+    bad = CliRunner().invoke(
+        main, ["preview", "--keywords", "x", "--like", "nonsense"], env=cli_env
+    )
     assert bad.exit_code == 2 and "nonsense" in bad.output

@@ -132,12 +132,22 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
     # The reader names a paper they like on the manage page (a POST with CSRF, like all forms).
     manage = "/manage/" + re.search(r'http://127\.0\.0\.1:8000/manage/([^"]+)"', html)[1]
     form = client.get(manage).get_data(as_text=True)
-    fields = {"keywords": "testing", "frequency": "daily", "weekday": "monday",
-              "send_time": "07:00", "timezone": "UTC", "papers": "https://arxiv.org/abs/1808.10104v1"}
+    fields = {
+        "keywords": "testing",
+        "frequency": "daily",
+        "weekday": "monday",
+        "send_time": "07:00",
+        "timezone": "UTC",
+        "papers": "https://arxiv.org/abs/1808.10104v1",
+    }
     assert client.post(manage, data={**fields, "papers": "banana"}).status_code == 400
     bad = client.post(manage, data={**fields, "papers": "banana", "csrf_token": csrf_from(form)})
-    assert bad.status_code == 400 and "&#34;banana&#34; is not an arXiv id" in bad.get_data(as_text=True)
-    saved = client.post(manage, data={**fields, "csrf_token": csrf_from(form)}, follow_redirects=True)
+    assert bad.status_code == 400 and "&#34;banana&#34; is not an arXiv id" in bad.get_data(
+        as_text=True
+    )
+    saved = client.post(
+        manage, data={**fields, "csrf_token": csrf_from(form)}, follow_redirects=True
+    )
     assert "Modeling OWL with Rules" in saved.get_data(as_text=True)  # listed by its title
 
     # Day 2: the next digest is arranged in parts, each paper with its reason.
@@ -188,7 +198,11 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
     page = client.get(manage).get_data(as_text=True)
     exported = client.post(manage + "/export", data={"csrf_token": csrf_from(page)}).get_json()
     assert exported["liked_papers"] == [
-        {"arxiv_id": LIKED, "status": "found", "title": "Modeling OWL with Rules: The ROWL Protege Plugin"}
+        {
+            "arxiv_id": LIKED,
+            "status": "found",
+            "title": "Modeling OWL with Rules: The ROWL Protege Plugin",
+        }
     ]
     assert len(exported["ratings"]) == len(_ratings(services, sid)) > 0
     client.post(manage + "/delete", data={"csrf_token": csrf_from(page)})
