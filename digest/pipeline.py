@@ -24,7 +24,7 @@ from digest.mail import outbox
 from digest.models import OutboxMessage
 from digest.papers import ingest
 from digest.papers.locks import exclusive
-from digest.relevance import embeddings, lookup, model
+from digest.relevance import embeddings, lookup
 from digest.services import Services
 
 Clock = Callable[[], datetime]
@@ -79,7 +79,7 @@ def relevance_step(services: Services, *, now: datetime | None = None) -> int:
         return 0
     lookup.lookup_pending(services, now=now or utcnow())
     with services.sessions.begin() as session:
-        return embeddings.embed_missing(session, model.embedder())
+        return embeddings.embed_missing(session)
 
 
 def plan(

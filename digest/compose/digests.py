@@ -192,17 +192,19 @@ class Composer:
                 ranked = _ranked(pair for pair in draft.found if (sid, pair[0].id) not in given)
                 # The three parts (Top / You may also like / Also matched); `found` becomes
                 # every paper they hold, so the ledger records suggestions too (once per paper).
-                window = (  # lazily: only a reader with likes draws suggestions from it
-                    paper
-                    for paper, _ in self.pool.between(draft.window.start, draft.window.end)
-                    if (sid, paper.id) not in given
-                )
+                # The window's papers are listed only for a reader with likes or ratings:
+                # for everyone else arrange() returns at once with all matches on top.
+                state = readers.get(sid)
+                window = [] if state is None else self._unsent(draft, given)
                 assert draft.profile is not None
-                draft.parts = self.relevance.arrange(
-                    session, readers.get(sid), ranked, window, draft.profile
-                )
+                draft.parts = self.relevance.arrange(session, state, ranked, window, draft.profile)
                 draft.found = draft.parts.ordered()
         self._store(session, drafts, report)
+
+    def _unsent(self, draft: Draft, given: set[tuple[int, int]]) -> list[Paper]:
+        """The papers of the draft's window not yet given to its subscriber (§10 suggestions)."""
+        sid, start, end = draft.subscriber.id, draft.window.start, draft.window.end
+        return [p for p, _ in self.pool.between(start, end) if (sid, p.id) not in given]
 
     def _window(self, subscriber: Subscriber, schedule: Schedule) -> Window:
         return digest_window(

@@ -13,18 +13,22 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import Session
 
 from digest.models import Paper, PaperEmbedding
-from digest.relevance.model import Embedder, paper_text
+from digest.relevance.model import DEFAULT_MODEL, Embedder, embedder, paper_text
 
 EMBED_BATCH = 256  # papers embedded and inserted at a time: bounds the text held in memory
 _LOAD_CHUNK = 500
 
 
-def embed_missing(session: Session, model: Embedder, *, batch: int = EMBED_BATCH) -> int:
-    """Embed every stored paper that has no vector under `model.name`; how many were embedded."""
+def embed_missing(
+    session: Session, model: Embedder | None = None, *, batch: int = EMBED_BATCH
+) -> int:
+    """Embed every stored paper that has no vector under the model's name; how many were.
+
+    Without `model`, the default one is loaded, and only once some paper needs it: a fetch
+    that stored nothing new costs no model load."""
     done, after_id = 0, 0
-    missing = ~exists().where(
-        PaperEmbedding.paper_id == Paper.id, PaperEmbedding.model == model.name
-    )
+    name = model.name if model is not None else DEFAULT_MODEL
+    missing = ~exists().where(PaperEmbedding.paper_id == Paper.id, PaperEmbedding.model == name)
     while True:
         rows = session.execute(
             select(Paper.id, Paper.title, Paper.abstract)
@@ -34,6 +38,7 @@ def embed_missing(session: Session, model: Embedder, *, batch: int = EMBED_BATCH
         ).all()
         if not rows:
             return done
+        model = model or embedder()
         vectors = model.embed([paper_text(row.title, row.abstract) for row in rows])
         session.execute(
             insert(PaperEmbedding),
