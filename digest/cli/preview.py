@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -104,7 +104,7 @@ def _parts(session: Any, papers: Any, entries: Any, profile: Any, likes: Any, di
     relevance = Relevance(enabled=True, model=embedder.name)
     every = {p.id: p for p in [*papers, *named.values()]}
     vectors = embedder.embed([model.paper_text(p.title, p.abstract) for p in every.values()])
-    relevance._vectors.update(zip(every, vectors, strict=True))  # preview: nothing stored
+    relevance.remember(dict(zip(every, vectors, strict=True)))  # preview: nothing is stored
     liked = [named[a] for a in liked_ids]
     disliked = [named[a] for a in disliked_ids]
     reader = score.Reader(
@@ -114,7 +114,11 @@ def _parts(session: Any, papers: Any, entries: Any, profile: Any, likes: Any, di
     by_id = {p.id: p for p in papers}
     matched = [(by_id[e.paper_id], matching.Match(e.matched_terms, e.in_title)) for e in entries]
     state = ReaderState(reader, {p.id: p.title for p in liked})
-    return relevance.arrange(session, state, matched, papers, profile)
+    window = relevance.window(session, {p.id: (p, None) for p in papers}, ANY_START, utcnow())
+    return relevance.arrange(session, state, matched, window, profile)
+
+
+ANY_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _days(days: int) -> str:

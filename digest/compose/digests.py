@@ -187,24 +187,25 @@ class Composer:
             # SPEC §10 hook: one query for the batch's readers who liked or rated anything
             # (an empty dict when DIGEST_RELEVANCE=off or nobody did: then this costs nothing).
             readers = self.relevance.readers(session, [draft.subscriber.id for draft in matched])
+            given_to = _by_subscriber(given) if readers else {}
             for draft in matched:
                 sid = draft.subscriber.id
                 ranked = _ranked(pair for pair in draft.found if (sid, pair[0].id) not in given)
                 # The three parts (Top / You may also like / Also matched); `found` becomes
                 # every paper they hold, so the ledger records suggestions too (once per paper).
-                # The window's papers are listed only for a reader with likes or ratings:
-                # for everyone else arrange() returns at once with all matches on top.
+                # Only a reader with likes or ratings needs the window's papers (as arrays,
+                # built once per window and run); for everyone else arrange() returns at once.
                 state = readers.get(sid)
-                window = [] if state is None else self._unsent(draft, given)
+                window = None
+                if state is not None:
+                    start, end = draft.window.start, draft.window.end
+                    window = self.relevance.window(session, self.pool.papers, start, end)
                 assert draft.profile is not None
-                draft.parts = self.relevance.arrange(session, state, ranked, window, draft.profile)
+                draft.parts = self.relevance.arrange(
+                    session, state, ranked, window, draft.profile, given_to.get(sid, set())
+                )
                 draft.found = draft.parts.ordered()
         self._store(session, drafts, report)
-
-    def _unsent(self, draft: Draft, given: set[tuple[int, int]]) -> list[Paper]:
-        """The papers of the draft's window not yet given to its subscriber (§10 suggestions)."""
-        sid, start, end = draft.subscriber.id, draft.window.start, draft.window.end
-        return [p for p, _ in self.pool.between(start, end) if (sid, p.id) not in given]
 
     def _window(self, subscriber: Subscriber, schedule: Schedule) -> Window:
         return digest_window(
@@ -296,14 +297,18 @@ class Composer:
         profile = draft.profile
         base = self.settings.base_url
         links = subscriber_links(base, self.tokens, subscriber)
+        parts = self._parts(draft, digest_id)  # SPEC §10: the parts, with rating links
         email = self.renderer.digest(
             # Only the papers the email shows are made entries; the web page shows the rest.
+            # With parts, `parts` holds them (made once) and this list is not used.
             [
                 entry_for(paper, found, profile)
                 for paper, found in draft.found[: self.settings.max_papers]
-            ],
+            ]
+            if parts is None
+            else [],
             total=len(draft.found),
-            parts=self._parts(draft, digest_id),  # SPEC §10: parts and rating links
+            parts=parts,
             day=draft.day,
             keywords=subscriber.keywords,
             links=render.DigestLinks(
@@ -354,6 +359,14 @@ def digest_parts(
     return render.DigestParts(
         top, also_like, lines, reasons=dict(parts.reasons), rate=links, titled=parts.arranged
     )
+
+
+def _by_subscriber(given: set[tuple[int, int]]) -> dict[int, set[int]]:
+    """The ledger's (subscriber, paper) pairs as each subscriber's set of papers."""
+    found: dict[int, set[int]] = {}
+    for subscriber_id, paper_id in given:
+        found.setdefault(subscriber_id, set()).add(paper_id)
+    return found
 
 
 def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:

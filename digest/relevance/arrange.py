@@ -10,8 +10,10 @@ The window's paper matrix is built once per run from the stored vectors (`_matri
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,9 @@ from digest.models import LikedPaper, Paper, Rating
 from digest.relevance import score
 from digest.relevance.embeddings import load_vectors
 from digest.relevance.model import DEFAULT_MODEL
+
+DIM = 256  # the default model's dimension
+WINDOW_CACHE = 256  # windows kept per run (each a few arrays of ids, ~50 KB for 2,000 papers)
 
 NO_MATCH = matching.Match(terms=(), in_title=False)  # a "You may also like" paper's ledger row
 Pair = tuple[Paper, matching.Match]
@@ -53,6 +58,16 @@ class Parts:
 
 
 @dataclass(frozen=True)
+class WindowView:
+    """The papers of one digest window with their ids and vectors as arrays, built once per run
+    and window (most digests of a run share a handful of windows)."""
+
+    papers: list[Paper]
+    ids: np.ndarray  # (n,) int64
+    rows: np.ndarray  # (n,) rows of the papers' vectors in Relevance's store (not a copy)
+
+
+@dataclass(frozen=True)
 class ReaderState:
     """A reader's liked and disliked papers with vectors, and the liked papers' titles."""
 
@@ -66,7 +81,9 @@ class Relevance:
     def __init__(self, *, enabled: bool, model: str = DEFAULT_MODEL) -> None:
         self.enabled = enabled
         self.model = model
-        self._vectors: dict[int, np.ndarray] = {}
+        self._rows: dict[int, int] = {}  # paper id -> row of _store
+        self._store = np.zeros((0, DIM), dtype=np.float32)
+        self._windows: dict[tuple[datetime, datetime, int], WindowView] = {}
 
     def readers(self, session: Session, subscriber_ids: Sequence[int]) -> dict[int, ReaderState]:
         """The readers among these subscribers who liked or rated something (one query each)."""
@@ -109,23 +126,62 @@ class Relevance:
         return ReaderState(reader, {p: titles[p] for p in liked})
 
     def matrix(self, session: Session, papers: Sequence[Paper]) -> np.ndarray:
-        """The vectors of `papers` as rows (zeros for a paper without one); cached per run."""
-        missing = [paper.id for paper in papers if paper.id not in self._vectors]
+        """The vectors of `papers` as rows (zeros for a paper without one); loaded once per run."""
+        rows = self._ensure(session, [paper.id for paper in papers])  # may grow _store: first
+        return self._store[rows]
+
+    def remember(self, vectors: dict[int, np.ndarray]) -> None:
+        """Take these vectors as the papers' own (preview: embedded on the fly, never stored)."""
+        ids = [paper_id for paper_id in vectors if paper_id not in self._rows]
+        self._append(ids, {paper_id: vectors[paper_id] for paper_id in ids})
+
+    def _ensure(self, session: Session, ids: list[int]) -> list[int]:
+        missing = [paper_id for paper_id in dict.fromkeys(ids) if paper_id not in self._rows]
         if missing:
-            found = load_vectors(session, self.model, missing)
-            for paper_id in missing:
-                self._vectors[paper_id] = found.get(paper_id, _ZERO)
-        return _stack([self._vectors[paper.id] for paper in papers])
+            self._append(missing, load_vectors(session, self.model, missing))
+        return [self._rows[paper_id] for paper_id in ids]
+
+    def _append(self, ids: list[int], found: dict[int, np.ndarray]) -> None:
+        block = np.zeros((len(ids), DIM), dtype=np.float32)
+        for i, paper_id in enumerate(ids):
+            if paper_id in found:
+                block[i] = found[paper_id]
+            self._rows[paper_id] = len(self._store) + i
+        self._store = np.vstack([self._store, block])
+
+    def window(
+        self,
+        session: Session,
+        pool: Mapping[int, tuple[Paper, Any]],
+        start: datetime,
+        end: datetime,
+    ) -> WindowView:
+        """The pool's papers first seen in (start, end], as arrays; cached per window."""
+        key = (start, end, len(pool))
+        view = self._windows.get(key)
+        if view is None:
+            papers = [pair[0] for pair in pool.values() if start < pair[0].first_seen_at <= end]
+            ids = [paper.id for paper in papers]
+            rows = np.array(self._ensure(session, ids), dtype=np.int64)
+            view = WindowView(papers, np.array(ids, dtype=np.int64), rows)
+            if len(self._windows) >= WINDOW_CACHE:  # readers' windows differ by time zone
+                self._windows.pop(next(iter(self._windows)))
+            self._windows[key] = view
+        return view
 
     def arrange(
         self,
         session: Session,
         state: ReaderState | None,
         matched: list[Pair],
-        window: Iterable[Paper],
+        window: WindowView | None,
         profile: matching.Profile,
+        given: AbstractSet[int] = frozenset(),
     ) -> Parts:
-        """The digest's parts. Without a reader state (nothing liked or rated): all Top matches."""
+        """The digest's parts. Without a reader state (nothing liked or rated): all Top matches.
+
+        `window` holds the papers suggestions are drawn from, `given` the ids of those already
+        given to this reader (the once-per-paper ledger)."""
         if state is None or state.reader.empty:
             return Parts(top=matched)
         papers = [paper for paper, _ in matched]
@@ -140,30 +196,31 @@ class Relevance:
             also_matched=[pair for i, pair in enumerate(matched) if drop[i]],
             arranged=True,
         )
-        self._suggest(session, state, parts, matched, window, profile)
+        if window is not None:
+            self._suggest(state, parts, matched, window, given, profile)
         return parts
 
     def _suggest(
         self,
-        session: Session,
         state: ReaderState,
         parts: Parts,
         matched: list[Pair],
-        window: Iterable[Paper],
+        window: WindowView,
+        given: AbstractSet[int],
         profile: matching.Profile,
     ) -> None:
         """Up to 5 window papers no keyword matched, close to a liked one, none excluded."""
-        if not state.reader.liked_ids:
+        if not state.reader.liked_ids or not len(window.ids):
             return
         taken = {paper.id for paper, _ in matched} | set(state.reader.liked_ids)
-        taken |= set(state.reader.disliked_ids)
-        pool = [paper for paper in window if paper.id not in taken]
-        if not pool:
+        taken |= set(state.reader.disliked_ids) | set(given)
+        rows = np.flatnonzero(~np.isin(window.ids, np.fromiter(taken, dtype=np.int64)))
+        if not len(rows):
             return
-        result = score.fit(state.reader, self.matrix(session, pool))
+        result = score.fit(state.reader, self._store[window.rows[rows]])
         minimum = score.calibrated_minimum(state.reader)
-        for index in score.also_like(result, minimum=minimum, limit=len(pool)):
-            paper = pool[index]
+        for index in score.also_like(result, minimum=minimum, limit=len(rows)):
+            paper = window.papers[int(rows[index])]
             if _excluded(paper, profile):
                 continue
             parts.also_like.append((paper, NO_MATCH))
