@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 HF_DAILY_PAPERS_URL = "https://huggingface.co/api/daily_papers"
+ARXIV_API_URL = "http://export.arxiv.org/api/query"
 DEFAULT_DATABASE_URL = "sqlite:///instance/digest.db"
 
 
@@ -68,6 +69,8 @@ class Settings:
     metrics_token: str | None = None
     # Flask-Limiter storage URI shared by every web process, or None for process memory.
     ratelimit_storage_url: str | None = None
+    relevance: bool = True  # DIGEST_RELEVANCE: §10 on (ratings, liked papers, the model)
+    arxiv_api_url: str = ARXIV_API_URL  # DIGEST_ARXIV_API_URL: where liked papers are looked up
     instance_path: Path = field(default_factory=lambda: Path("instance"))
 
     @property
@@ -118,6 +121,8 @@ def load_settings(
     ratelimit_storage = get("DIGEST_RATELIMIT_STORAGE_URL")
     if ratelimit_storage:
         _ratelimit_storage(ratelimit_storage)
+    relevance = _on_off("DIGEST_RELEVANCE", get("DIGEST_RELEVANCE") or "on")
+    arxiv_api_url = _http_url("DIGEST_ARXIV_API_URL", get("DIGEST_ARXIV_API_URL") or ARXIV_API_URL)
     secret_key = get("DIGEST_SECRET_KEY") or _stored_secret_key(instance)
     return Settings(
         database_url=database_url,
@@ -137,6 +142,8 @@ def load_settings(
         bounce_address=bounce_address,
         metrics_token=get("DIGEST_METRICS_TOKEN"),
         ratelimit_storage_url=ratelimit_storage,
+        relevance=relevance,
+        arxiv_api_url=arxiv_api_url,
         instance_path=instance,
     )
 
@@ -149,6 +156,19 @@ def _database_url(value: str) -> str:
         make_url(value)
     except ArgumentError as exc:
         raise ConfigError(f"DIGEST_DATABASE_URL is not a database URL: {value!r}") from exc
+    return value
+
+
+def _on_off(name: str, value: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off, not {value!r}")
+    return value.lower() == "on"
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, not {value!r}")
     return value
 
 

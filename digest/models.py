@@ -119,6 +119,9 @@ class Digest(Base):
     window_end: Mapped[datetime] = mapped_column(UTCDateTime())
     paper_count: Mapped[int] = mapped_column(Integer, default=0)
     keywords: Mapped[str] = mapped_column(Text, default="")  # the profile as it was when composed
+    # SPEC §10: JSON of relevance.Parts.summary() (suggested papers and their reasons, the
+    # papers moved to "Also matched"); NULL for a plain keyword digest.
+    parts: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[timestamp]
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="digests")
@@ -220,3 +223,45 @@ class AdminCredential(Base):
     id: Mapped[intpk]
     password_hash: Mapped[str] = mapped_column(String(512))
     changed_at: Mapped[timestamp]
+class PaperEmbedding(Base):
+    """A paper's vector under one model (§10): a model change adds rows under its own name."""
+
+    __tablename__ = "paper_embeddings"
+    __table_args__ = (UniqueConstraint("paper_id", "model"),)
+
+    id: Mapped[intpk]
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, L2-normalized
+
+
+class Rating(Base):
+    """A reader's *More like this* (+1) or *Less like this* (-1) on one paper; one per paper."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("subscriber_id", "paper_id"),)
+
+    id: Mapped[intpk]
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), index=True
+    )
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[timestamp]
+
+
+class LikedPaper(Base):
+    """A paper a reader named on the form: found (paper_id set), pending lookup, or not_found."""
+
+    __tablename__ = "liked_papers"
+    __table_args__ = (UniqueConstraint("subscriber_id", "arxiv_id"),)
+
+    id: Mapped[intpk]
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    arxiv_id: Mapped[str] = mapped_column(String(64))
+    paper_id: Mapped[int | None] = mapped_column(
+        ForeignKey("papers.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[timestamp]

@@ -24,6 +24,7 @@ from digest.mail import outbox
 from digest.models import OutboxMessage
 from digest.papers import ingest
 from digest.papers.locks import exclusive
+from digest.relevance import embeddings, lookup
 from digest.services import Services
 
 Clock = Callable[[], datetime]
@@ -55,8 +56,7 @@ class SendSummary:
     def line(self) -> str:
         """The summary line of SPEC §3."""
         return (
-            f"sent {self.sent}, empty {self.empty}, "
-            f"deferred {self.deferred}, failed {self.failed}"
+            f"sent {self.sent}, empty {self.empty}, deferred {self.deferred}, failed {self.failed}"
         )
 
 
@@ -65,7 +65,21 @@ def fetch(
 ) -> Any:
     """Ingest the configured feeds (or `sources`); papers are stamped when stored unless `now`."""
     chosen = list(sources) if sources is not None else list(services.settings.feeds)
-    return ingest.fetch_sources(services, chosen, now=now)
+    results = ingest.fetch_sources(services, chosen, now=now)
+    relevance_step(services, now=now)
+    return results
+
+
+def relevance_step(services: Services, *, now: datetime | None = None) -> int:
+    """SPEC §10 after storing papers: look up pending liked papers, embed what has no vector.
+
+    Nothing at all with DIGEST_RELEVANCE=off. Returns how many papers were embedded.
+    """
+    if not services.settings.relevance:
+        return 0
+    lookup.lookup_pending(services, now=now or utcnow())
+    with services.sessions.begin() as session:
+        return embeddings.embed_missing(session)
 
 
 def plan(

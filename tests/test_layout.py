@@ -18,9 +18,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "matching": set(),
     "papers": {"feeds"},
     "mail": {"matching"},
-    "compose": {"papers", "matching", "mail"},
-    "subscribers": {"matching", "compose", "mail"},
-    "pipeline": {"papers", "compose", "mail"},
+    "relevance": {"papers", "matching", "feeds"},
+    "compose": {"papers", "matching", "mail", "relevance"},
+    "subscribers": {"matching", "compose", "mail", "relevance"},
+    "pipeline": {"papers", "compose", "mail", "relevance"},
     "scheduler": {"pipeline", "mail", "papers"},
     "operate": {"papers", "compose", "mail", "subscribers", "matching"},
 }

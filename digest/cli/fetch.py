@@ -27,5 +27,28 @@ def fetch(lazy: LazyServices, sources: tuple[str, ...]) -> None:
         ) from exc
     for result in results:
         click.echo(result.line())
+    from digest.pipeline import relevance_step
+
+    relevance_step(services)  # SPEC §10: liked papers looked up, new papers embedded
     if any(result.error for result in results):
         raise SystemExit(1)
+
+
+@main.group()
+def papers() -> None:
+    """Stored papers."""
+
+
+@papers.command("embed")
+@pass_services
+def papers_embed(lazy: LazyServices) -> None:
+    """Compute the embeddings of stored papers that have none (SPEC §10); prints `embedded N`."""
+    from digest.relevance import embeddings, model
+
+    services = lazy.get()
+    if not services.settings.relevance:
+        click.echo("embedded 0 (DIGEST_RELEVANCE=off)")
+        return
+    with services.sessions.begin() as session:
+        count = embeddings.embed_missing(session, model.embedder())
+    click.echo(f"embedded {count}")

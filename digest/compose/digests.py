@@ -39,13 +39,15 @@ from digest.mail import outbox, render
 from digest.mail.entries import entry_for
 from digest.mail.message import HeaderInjection, build_message, check_single_address
 from digest.models import Paper, Subscriber
+from digest.relevance.arrange import Relevance
 from digest.services import Services
-from digest.tokens import Tokens, digest_url, feed_url, subscriber_links
+from digest.tokens import Tokens, digest_url, feed_url, rate_url, subscriber_links
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000  # subscribers composed per transaction
 GROUP_SIZE = 10_000  # subscribers matched at once: bounds the match results kept in memory
+ALSO_MATCHED_LINES = 50  # one-line entries an email shows; the web page shows them all
 QUEUE_CHUNK = 100  # messages built and inserted at a time: bounds the message bytes in memory
 Progress = Callable[[int, int], None]
 
@@ -119,6 +121,7 @@ class Composer:
         self.force = force
         self.tokens = Tokens(services.settings.secret_key)
         self.pool = PaperPool()
+        self.relevance = Relevance(enabled=services.settings.relevance)  # SPEC §10
 
     @cached_property
     def renderer(self) -> render.Renderer:
@@ -185,10 +188,27 @@ class Composer:
         if matched:
             since = min(draft.window.start for draft in matched)
             given = ledger.given(session, [draft.subscriber.id for draft in matched], since)
+            # SPEC §10 hook: one query for the batch's readers who liked or rated anything
+            # (an empty dict when DIGEST_RELEVANCE=off or nobody did: then this costs nothing).
+            readers = self.relevance.readers(session, [draft.subscriber.id for draft in matched])
+            given_to = _by_subscriber(given) if readers else {}
             for draft in matched:
-                draft.found = _ranked(
-                    pair for pair in draft.found if (draft.subscriber.id, pair[0].id) not in given
+                sid = draft.subscriber.id
+                ranked = _ranked(pair for pair in draft.found if (sid, pair[0].id) not in given)
+                # The three parts (Top / You may also like / Also matched); `found` becomes
+                # every paper they hold, so the ledger records suggestions too (once per paper).
+                # Only a reader with likes or ratings needs the window's papers (as arrays,
+                # built once per window and run); for everyone else arrange() returns at once.
+                state = readers.get(sid)
+                window = None
+                if state is not None:
+                    start, end = draft.window.start, draft.window.end
+                    window = self.relevance.window(session, self.pool.papers, start, end)
+                assert draft.profile is not None
+                draft.parts = self.relevance.arrange(
+                    session, state, ranked, window, draft.profile, given_to.get(sid, set())
                 )
+                draft.found = draft.parts.ordered()
         self._store(session, drafts, report)
 
     def _window(self, subscriber: Subscriber, schedule: Schedule) -> Window:
@@ -293,13 +313,18 @@ class Composer:
         profile = draft.profile
         base = self.settings.base_url
         links = subscriber_links(base, self.tokens, subscriber)
+        parts = self._parts(draft, digest_id)  # SPEC §10: the parts, with rating links
         email = self.renderer.digest(
             # Only the papers the email shows are made entries; the web page shows the rest.
+            # With parts, `parts` holds them (made once) and this list is not used.
             [
                 entry_for(paper, found, profile)
                 for paper, found in draft.found[: self.settings.max_papers]
-            ],
+            ]
+            if parts is None
+            else [],
             total=len(draft.found),
+            parts=parts,
             day=draft.day,
             keywords=subscriber.keywords,
             links=render.DigestLinks(
@@ -320,6 +345,45 @@ class Composer:
             subject=email.subject, message=message, now=self.now,
             subscriber_id=subscriber.id, digest_id=digest_id,
         )  # fmt: skip
+
+    def _parts(self, draft: Draft, digest_id: int) -> render.DigestParts | None:
+        """The email's §10 view of a draft: its parts as entries, with rating links."""
+        if not self.settings.relevance or draft.parts is None:
+            return None
+        assert draft.profile is not None
+        return digest_parts(
+            draft.parts, draft.profile, self.settings.max_papers,
+            lambda paper_id, value: rate_url(
+                self.settings.base_url, self.tokens, draft.subscriber, paper_id, digest_id, value
+            ),
+        )  # fmt: skip
+
+
+def digest_parts(
+    parts: Any, profile: matching.Profile, cap: int, rate: Callable[[int, int], str] | None
+) -> render.DigestParts:
+    """relevance.Parts as the renderer takes them: Top matches up to `cap` in full, then the
+    suggestions, then up to ALSO_MATCHED_LINES one-line entries; `rate(paper_id, ±1)` links."""
+    top = [entry_for(paper, found, profile) for paper, found in parts.top[:cap]]
+    also_like = [entry_for(paper, found, profile) for paper, found in parts.also_like]
+    lines = [
+        entry_for(paper, found, profile) for paper, found in parts.also_matched[:ALSO_MATCHED_LINES]
+    ]
+    links = {}
+    if rate is not None:
+        links = {e.paper_id: (rate(e.paper_id, 1), rate(e.paper_id, -1)) for e in top + also_like}
+        links.update({e.paper_id: (rate(e.paper_id, 1), "") for e in lines})
+    return render.DigestParts(
+        top, also_like, lines, reasons=dict(parts.reasons), rate=links, titled=parts.arranged
+    )
+
+
+def _by_subscriber(given: set[tuple[int, int]]) -> dict[int, set[int]]:
+    """The ledger's (subscriber, paper) pairs as each subscriber's set of papers."""
+    found: dict[int, set[int]] = {}
+    for subscriber_id, paper_id in given:
+        found.setdefault(subscriber_id, set()).add(paper_id)
+    return found
 
 
 def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:

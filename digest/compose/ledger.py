@@ -34,6 +34,7 @@ class Draft:
     day: date  # the digest's date, in the subscriber's timezone
     profile: matching.Profile | None  # None: unusable keywords; the slot passes, the papers wait
     found: Found = field(default_factory=list)
+    parts: Any = None  # relevance.Parts (SPEC §10) once arranged; `found` is then parts.ordered()
 
 
 class ClaimLost(Exception):
@@ -93,6 +94,12 @@ def insert_digests(session: Session, drafts: list[Draft], *, now: datetime) -> d
             "window_end": draft.window.end,
             "paper_count": len(draft.found),
             "keywords": draft.subscriber.keywords,
+            # §10: which papers are suggestions / moved to "Also matched", for the web page
+            "parts": (
+                json.dumps(draft.parts.summary())
+                if getattr(draft.parts, "arranged", False)
+                else None
+            ),
             "created_at": now,
         }
         for draft in drafts

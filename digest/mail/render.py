@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +66,45 @@ class DigestLinks:
     unsubscribe: str
     browser: str | None
     feed: str | None = None  # the subscriber's personal Atom feed (SPEC §11)
+
+
+@dataclass(frozen=True)
+class DigestParts:
+    """A digest in the three parts of SPEC §10 (the papers shown; the rest is on the web page).
+
+    `reasons` maps a "You may also like" paper's id to the title of the liked paper it is
+    close to; `rate` maps a paper's id to its (More like this, Less like this) links.
+    """
+
+    top: Sequence[DigestEntry]
+    also_like: Sequence[DigestEntry] = ()
+    also_matched: Sequence[DigestEntry] = ()
+    reasons: dict[int, str] = field(default_factory=dict)
+    rate: dict[int, tuple[str, str]] = field(default_factory=dict)
+    titled: bool = True  # False: a plain §6 digest that only carries the rating links
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One paper as one section of a digest shows it: its cached fragment, or a one-line entry."""
+
+    entry: DigestEntry
+    html: Markup | None
+    text: str | None
+    reason: str | None
+    more: str | None
+    less: str | None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled run of papers; the untitled single section is the plain §6 digest."""
+
+    title: str | None
+    items: list[Shown]
+
+
+PART_TITLES = ("Top matches", "You may also like", "Also matched your keywords")
 
 
 # --- the environment -----------------------------------------------------------------------
@@ -250,24 +289,59 @@ class Renderer:
         day: date,
         keywords: str,
         links: DigestLinks | None,
+        parts: DigestParts | None = None,
     ) -> RenderedEmail:
-        """A digest of `entries` (those shown) out of `total` matched; links=None is a preview."""
-        if not entries or total < len(entries):
-            raise ValueError(f"a digest shows 1 to {total} papers, not {len(entries)}")
-        if total > len(entries) and (links is None or links.browser is None):
+        """A digest of `entries` (those shown) out of `total` matched; links=None is a preview.
+
+        With `parts` (SPEC §10) the digest shows them instead of `entries`: Top matches and
+        You may also like in full, Also matched your keywords one line each; empty parts are
+        left out. `parts.rate` alone (no likes yet) adds the rating links to a plain digest.
+        """
+        sections = self.sections(entries, parts)
+        shown = sum(len(section.items) for section in sections)
+        if not shown or total < shown:
+            raise ValueError(f"a digest shows 1 to {total} papers, not {shown}")
+        if total > shown and (links is None or links.browser is None):
             raise ValueError("a digest that shows only some papers needs a browser link")
-        fragments = [self._fragment(entry) for entry in entries]
+        fragments = [item for section in sections for item in section.items if item.html]
         return self.email(
             "digest",
             total=total,
-            more=total - len(entries),
+            more=total - shown,
             day_label=day_label(day),
             keywords=keywords_line(keywords),
             links=links,
-            preheader=" · ".join(entry.title for entry in entries[:3])[:200],
-            papers_html=[fragment.html for fragment in fragments],
-            papers_text=[fragment.text for fragment in fragments],
+            preheader=" · ".join(item.entry.title for item in fragments[:3])[:200],
+            sections=sections,
         )
+
+    def sections(self, entries: Sequence[DigestEntry], parts: DigestParts | None) -> list[Section]:
+        """The digest's sections: one untitled one (§6), or the non-empty parts of §10."""
+        rate = parts.rate if parts is not None else {}
+        if parts is None or not parts.titled:
+            top = entries if parts is None else parts.top
+            return [Section(None, [self._shown(entry, rate, None) for entry in top])]
+        runs = (
+            [self._shown(entry, rate, None) for entry in parts.top],
+            [
+                self._shown(entry, rate, parts.reasons.get(entry.paper_id))
+                for entry in parts.also_like
+            ],
+            [self._line(entry, rate) for entry in parts.also_matched],
+        )
+        titled = zip(PART_TITLES, runs, strict=True)
+        return [Section(title, items) for title, items in titled if items]
+
+    def _shown(
+        self, entry: DigestEntry, rate: dict[int, tuple[str, str]], reason: str | None
+    ) -> Shown:
+        fragment = self._fragment(entry)  # cached: the per-reader links stay outside it
+        more, less = rate.get(entry.paper_id, (None, None))
+        return Shown(entry, fragment.html, fragment.text, reason, more, less)
+
+    def _line(self, entry: DigestEntry, rate: dict[int, tuple[str, str]]) -> Shown:
+        more, _ = rate.get(entry.paper_id, (None, None))
+        return Shown(entry, None, None, None, more, None)
 
     def email(self, kind: str, **context: Any) -> RenderedEmail:
         """Render email/<kind>/{subject.txt,body.txt,body.html} with `context`."""

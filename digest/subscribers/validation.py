@@ -210,3 +210,36 @@ def validate_subscription(fields: Mapping[str, Any], defaults: Settings) -> Subs
     if errors:
         raise InvalidSubscription(errors)
     return SubscriptionRequest(email=email, preferences=preferences)
+
+
+MAX_LIKED_PAPERS = 50
+_NEW_ID = re.compile(r"(\d{4}\.\d{4,5})(?:v\d+)?")
+_OLD_ID = re.compile(r"([a-z][a-z.-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", re.I)
+_PAPER_URL = re.compile(
+    r"(?:https?://)?(?:www\.|export\.)?(?:arxiv\.org/(?:abs|pdf)|huggingface\.co/papers)/(.+?)"
+    r"(?:\.pdf)?/?(?:[?#].*)?",
+    re.I,
+)
+
+
+def clean_paper_ids(value: str | None) -> list[str]:
+    """Liked papers (SPEC §10): arXiv ids (2401.01234, v-suffix allowed, astro-ph/0601001) or
+    arXiv abs/pdf or Hugging Face paper URLs, one per line or comma-separated, at most 50.
+    Returns the bare ids without versions; ValueError names the first malformed one."""
+    items = [item.strip() for item in re.split(r"[\n,]+", value or "") if item.strip()]
+    if len(items) > MAX_LIKED_PAPERS:
+        raise ValueError(f"Give at most {MAX_LIKED_PAPERS} papers, not {len(items)}.")
+    ids: list[str] = []
+    for item in items:
+        url = _PAPER_URL.fullmatch(item)
+        candidate = url.group(1) if url else item
+        found = _NEW_ID.fullmatch(candidate) or _OLD_ID.fullmatch(candidate)
+        if found is None:
+            shown = item if len(item) <= 60 else item[:57] + "…"
+            raise ValueError(
+                f'"{shown}" is not an arXiv id or an arXiv / Hugging Face paper link '
+                "(for example 2401.01234 or https://arxiv.org/abs/2401.01234)."
+            )
+        if found.group(1) not in ids:
+            ids.append(found.group(1))
+    return ids

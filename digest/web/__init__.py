@@ -113,11 +113,13 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
         health,
         manage,
         metrics,
+        rate,
         subscribe,
         unsubscribe,
     )
 
-    pages = (subscribe, confirm, manage, unsubscribe, digest_page, feed, health, admin, metrics)
+    pages = (subscribe, confirm, manage, unsubscribe, digest_page, feed, rate, health, admin,
+             metrics)
     for module in pages:
         app.register_blueprint(module.bp)
     # RFC 8058 one-click POSTs come from mail providers without cookies or a CSRF token; the

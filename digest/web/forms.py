@@ -23,6 +23,7 @@ from digest.subscribers.validation import (
     clean_email,
     clean_frequency,
     clean_keywords,
+    clean_paper_ids,
     clean_send_time,
     clean_timezone,
     clean_weekday,
@@ -53,6 +54,14 @@ class PreferencesForm(FlaskForm):
     delivery = StringField(
         "Delivery", [domain_rule(lambda value: clean_delivery(value or "email"))], default="email"
     )
+    # SPEC §10: liked papers; the cleaned value is the bare ids, one per line.
+    papers = TextAreaField(
+        "Papers you like", [domain_rule(lambda v: "\n".join(clean_paper_ids(v)))]
+    )
+
+    def liked_ids(self) -> list[str]:
+        """The validated liked papers' arXiv ids (call after `validate()` succeeded)."""
+        return [line for line in (self.papers.data or "").splitlines() if line]
 
     def preferences(self) -> Preferences:
         """The validated values (call after `validate()` succeeded)."""

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from digest.compose import history
 from digest.models import Digest, Subscriber
+from digest.relevance import feedback
 from digest.subscribers.feed import has_feed
 from digest.subscribers.notices import queue_export_notice
 from digest.subscribers.subscriptions import (
@@ -39,7 +40,11 @@ def manage_page(token: str) -> ResponseReturnValue:
     """The subscription as it stands, with a form for every change."""
     with web().services.reads.begin() as session:
         subscriber, _ = subscriber_for(session, "manage", token, lock=False)
-        form = PreferencesForm(data=_current(subscriber))
+        current = _current(subscriber)
+        current["papers"] = "\n".join(
+            row.arxiv_id for row in feedback.liked_papers(session, subscriber.id)
+        )
+        form = PreferencesForm(data=current)
         return _page(session, subscriber, token, form)
 
 
@@ -52,6 +57,8 @@ def update(token: str) -> ResponseReturnValue:
         if not form.validate():
             return _page(session, subscriber, token, form, status=400)
         apply_preferences(subscriber, form.preferences())
+        if web().services.settings.relevance:  # SPEC §10: looked up later if not stored
+            feedback.set_liked(session, subscriber.id, form.liked_ids(), now=now())
     flash("Your keywords, schedule and delivery are saved.")
     return _back(token)
 
@@ -89,6 +96,7 @@ def export(token: str) -> ResponseReturnValue:
     with context.services.sessions.begin() as session:
         subscriber, _ = subscriber_for(session, "manage", token)
         data = export_data(subscriber, now=now())
+        data.update(feedback.export(session, subscriber.id))  # SPEC §10: ratings, liked papers
         queue_export_notice(session, context.services.settings, subscriber, **mailing())
     mail_queued()
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -157,6 +165,10 @@ def _page(
         # Composed since the last digest, with nothing matched: "why did I get nothing?"
         empty_since=_empty_since(subscriber, last),
         feed_url=feed_url(base, context.tokens, subscriber) if has_feed(subscriber) else None,
+        liked=feedback.liked_papers(session, subscriber.id)
+        if context.services.settings.relevance
+        else [],
+        relevance=context.services.settings.relevance,
     )
     return page, status
 

@@ -7,7 +7,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from digest.matching import parse_profile
-from digest.subscribers.subscriptions import subscribe
+from digest.relevance import feedback
+from digest.subscribers.subscriptions import find_subscriber, subscribe
 from digest.subscribers.validation import SubscriptionRequest, timezone_names
 from digest.web.check import CheckBusy, CheckResult, run_check
 from digest.web.context import mail_queued, mailing, now, web
@@ -76,17 +77,27 @@ def subscribe_post() -> ResponseReturnValue:
         if not form.validate():
             return _page(form, 400)
         if not form.is_bot():
-            _subscribe(SubscriptionRequest(email=form.email.data, preferences=form.preferences()))
+            _subscribe(
+                SubscriptionRequest(email=form.email.data, preferences=form.preferences()),
+                form.liked_ids(),
+            )
         return render_template("web/check_inbox.html", email=form.email.data), 200
 
 
-def _subscribe(request: SubscriptionRequest) -> None:
-    """Run the domain step; a concurrent first subscribe of the same address is retried once."""
+def _subscribe(request: SubscriptionRequest, liked: list[str] | None = None) -> None:
+    """Run the domain step; a concurrent first subscribe of the same address is retried once.
+
+    Liked papers (SPEC §10) are stored with the preferences, i.e. only when they are (pending a
+    confirmation); a subscribed address changes nothing here, as for its keywords."""
     context = web()
     for attempt in (1, 2):
         try:
             with context.services.sessions.begin() as session:
-                subscribe(session, context.services.settings, request, **mailing())
+                outcome = subscribe(session, context.services.settings, request, **mailing())
+                if outcome == "confirm_sent" and context.services.settings.relevance:
+                    subscriber = find_subscriber(session, request.email)
+                    if subscriber is not None:
+                        feedback.set_liked(session, subscriber.id, liked or [], now=now())
             mail_queued()
             return
         except IntegrityError:
