@@ -1,22 +1,26 @@
 """Composing digests: who is due, which papers each gets, the once-per-paper ledger, the outbox.
 
 A digest covers the papers first seen in its window, (last digest, this digest], that match the
-profile as it stands now and are not yet in the subscriber's ledger (`DigestItem`, unique per
-subscriber and paper). Composing claims the subscriber's slot with a compare-and-set on
-`next_digest_at`, so a second `digest send` or a concurrent planner skips it instead of composing
-it twice; the unique keys on `Digest`, `DigestItem` and the outbox are the second line of defence.
+profile as it stands now; windows of one subscriber never overlap and first_seen_at never
+changes, so no paper is in two of their digests (ledger.py). Composing claims the subscriber's
+slot with a compare-and-set on `next_digest_at`, so a second `digest send` or a concurrent
+planner skips it instead of composing it twice; the unique keys on `Digest` (subscriber, slot)
+and the outbox are the second line of defence. Work per subscriber is its matched papers' ids
+plus the few the email shows (ranking.py picks them): nothing is stored or rendered per paper.
 
 Scale: due subscribers are matched in groups of GROUP_SIZE (one ProfileIndex per group, over
 papers loaded once per run by `paperpool`) and composed in batches of BATCH_SIZE, one transaction
 per batch that first locks the batch's rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
 `BEGIN IMMEDIATE` already excludes other writers). A batch is written set-wise: one claiming
-UPDATE, one INSERT each for digests, ledger rows and outbox rows. Should any of those meet a row
-another planner wrote, the batch's savepoint is rolled back and its subscribers are written one
-by one, each in its own savepoint, so a conflict skips one subscriber, never a batch.
+UPDATE, one INSERT each for digests (their papers packed in a column) and outbox rows. Should
+any of those meet a row another planner wrote, the batch's savepoint is rolled back and its
+subscribers are written one by one, each in its own savepoint, so a conflict skips one
+subscriber, never a batch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -33,12 +37,12 @@ from sqlalchemy.orm import Session
 from digest import matching
 from digest.compose import ledger
 from digest.compose.ledger import Draft
-from digest.compose.paperpool import Found, GroupMatches, PaperPool
+from digest.compose.paperpool import GroupMatches, PaperPool
 from digest.compose.schedule import Schedule, Window, digest_window, first_due
 from digest.mail import outbox, render
 from digest.mail.entries import entry_for
 from digest.mail.message import build_message
-from digest.models import Paper, Subscriber
+from digest.models import Subscriber
 from digest.services import Services
 from digest.tokens import Tokens, digest_url, subscriber_links
 
@@ -168,33 +172,37 @@ class Composer:
         group: GroupMatches | None = None,
     ) -> None:
         """Compose each locked subscriber's digest; one conflict skips that subscriber only."""
+        subscribers = list(subscribers)
+        # Confirmed anew (last_digest_at reset): the first window must start after their last.
+        floors = ledger.last_window_ends(
+            session, [s.id for s in subscribers if s.last_digest_at is None]
+        )
         drafts = [
             draft
             for draft in (
-                self._draft(session, subscriber, group, report) for subscriber in subscribers
+                self._draft(session, subscriber, group, report, floors.get(subscriber.id))
+                for subscriber in subscribers
             )
             if draft is not None
         ]
-        if not drafts:
-            return
-        matched = [draft for draft in drafts if draft.found]
-        if matched:
-            since = min(draft.window.start for draft in matched)
-            given = ledger.given(session, [draft.subscriber.id for draft in matched], since)
-            for draft in matched:
-                draft.found = _ranked(
-                    pair for pair in draft.found if (draft.subscriber.id, pair[0].id) not in given
-                )
-        self._store(session, drafts, report)
+        if drafts:
+            self._store(session, drafts, report)
 
-    def _window(self, subscriber: Subscriber, schedule: Schedule) -> Window:
-        return digest_window(
+    def _window(
+        self, subscriber: Subscriber, schedule: Schedule, floor: datetime | None = None
+    ) -> Window:
+        window = digest_window(
             schedule,
             next_digest_at=subscriber.next_digest_at,
             last_digest_at=subscriber.last_digest_at,
             now=self.now,
             force=self.force,
         )
+        # A floor at or past the window's end means this slot was composed already: the claim
+        # or the digest's unique key turns that away, so the window is left as it is.
+        if floor is not None and window.start < floor < window.end:
+            return dataclasses.replace(window, start=floor)
+        return window
 
     def _draft(
         self,
@@ -202,29 +210,31 @@ class Composer:
         subscriber: Subscriber,
         group: GroupMatches | None,
         report: ComposeReport,
+        floor: datetime | None = None,
     ) -> Draft | None:
         """The subscriber's window and matched papers, or None (logged) for an unusable schedule."""
         try:
             schedule = schedule_of(subscriber)
-            window = self._window(subscriber, schedule)
+            window = self._window(subscriber, schedule, floor)
         except (ValueError, ZoneInfoNotFoundError) as exc:
             logger.warning("subscriber %s skipped, unusable schedule: %s", subscriber.id, exc)
             report.skipped += 1
             return None
         day = window.end.astimezone(schedule.zone).date()
         start, end, keywords = window.start, window.end, subscriber.keywords
+        shown = self.settings.max_papers
         profile = group.profile(subscriber.id, keywords, start, end) if group else None
         if profile is not None and group is not None:
-            return Draft(subscriber, window, day, profile, group.between(subscriber.id, start, end))
+            found = group.between(subscriber.id, start, end, shown)
+            return Draft(subscriber, window, day, profile, found)
         try:  # not matched with the group: the profile or the window changed since
             profile = matching.parse_profile(keywords)
         except matching.KeywordError as exc:
             logger.warning("subscriber %s skipped, bad keywords: %s", subscriber.id, exc)
             # Their papers wait (last_digest_at stays); they are looked at again next slot.
             return Draft(subscriber, window, day, None)
-        return Draft(
-            subscriber, window, day, profile, self.pool.match_one(session, profile, start, end)
-        )
+        found = self.pool.match_one(session, profile, start, end, shown)
+        return Draft(subscriber, window, day, profile, found)
 
     def _store(self, session: Session, drafts: list[Draft], report: ComposeReport) -> None:
         """Write the drafts set-wise; on a conflict, one by one, skipping the conflicting ones."""
@@ -254,7 +264,6 @@ class Composer:
         if not full:
             return written
         digest_ids = ledger.insert_digests(session, full, now=self.now)
-        ledger.insert_items(session, full, digest_ids)
         for start in range(0, len(full), QUEUE_CHUNK):
             chunk = full[start : start + QUEUE_CHUNK]
             queued = self._queue(session, chunk, digest_ids)
@@ -279,10 +288,7 @@ class Composer:
         links = subscriber_links(base, self.tokens, subscriber)
         email = self.renderer.digest(
             # Only the papers the email shows are made entries; the web page shows the rest.
-            [
-                entry_for(paper, found, profile)
-                for paper, found in draft.found[: self.settings.max_papers]
-            ],
+            [entry_for(paper, found, profile) for paper, found in draft.found.shown],
             total=len(draft.found),
             day=draft.day,
             keywords=subscriber.keywords,
@@ -303,13 +309,6 @@ class Composer:
             subject=email.subject, message=message, now=self.now,
             subscriber_id=subscriber.id, digest_id=digest_id,
         )  # fmt: skip
-
-
-def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:
-    """Pairs in digest order (matching.rank_key); sorted() is stable, so ties stay oldest first."""
-    return sorted(
-        pairs, key=lambda pair: matching.rank_key(pair[1], pair[0].upvotes, pair[0].published_at)
-    )
 
 
 def compose_due(
