@@ -129,7 +129,8 @@ def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
 
 
-WORKLOADS = ("narrow", "broad")  # narrow: ~50 of 2,000 papers matched; broad: ~24% (make_broad_profiles)
+# narrow: ~50 of 2,000 papers matched each; broad: ~24% of them (make_broad_profiles)
+WORKLOADS = ("narrow", "broad")
 
 
 def subscriber_rows(

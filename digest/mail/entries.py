@@ -17,6 +17,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from digest import matching
+from digest.matching.matcher import spans
+from digest.matching.text import Field
 
 Segments = tuple[tuple[str, bool], ...]
 
@@ -97,8 +99,9 @@ def entry_for(paper: PaperLike, match: matching.Match, profile: matching.Profile
     """The digest entry of a matched paper: cleaned text, trimmed abstract, highlighted terms.
 
     Only the terms that matched the paper are highlighted, so an entry depends on the paper and
-    its match alone, and is memoized on them: composing 100,000 digests highlights each (paper,
-    matched terms) once, however many subscribers share it.
+    its match alone, and is memoized on them. What depends on the paper alone (its cleaned,
+    word-split text, where it is trimmed) and each term's marks in it are computed once per
+    paper and term, however many combinations of terms readers' profiles match it with.
     """
     values = _PaperValues(
         id=paper.id,
@@ -116,20 +119,80 @@ def entry_for(paper: PaperLike, match: matching.Match, profile: matching.Profile
     return _entry(values, match, terms)
 
 
+@dataclass
+class _PaperText:
+    """A paper's cleaned text, prepared for highlighting, and the marks each term makes in it."""
+
+    title: str
+    abstract: str
+    fields: dict[str, Field]
+    cuts: dict[str, int | None]
+    marks: dict[tuple[matching.Term, str], list[tuple[int, int]]]
+
+
+@lru_cache(maxsize=ENTRY_CACHE_SIZE)
+def _paper_text(paper: _PaperValues) -> _PaperText:
+    title, abstract = clean_text(paper.title), clean_text(paper.abstract)
+    return _PaperText(
+        title=title,
+        abstract=abstract,
+        fields={"title": Field.of(title), "abstract": Field.of(abstract)},
+        cuts={
+            "title": _cut_point(title, TITLE_MAX_CHARS, 10**4),
+            "abstract": _cut_point(abstract, ABSTRACT_MAX_CHARS, ABSTRACT_MAX_WORDS),
+        },
+        marks={},
+    )
+
+
+def _marks(text: _PaperText, term: matching.Term, field: str) -> list[tuple[int, int]]:
+    """The character ranges `term` marks in one field (as matching.highlight marks them)."""
+    key = (term, field)
+    found = text.marks.get(key)
+    if found is None:
+        prepared = text.fields[field]
+        found = [
+            prepared.spans[i][:1] + prepared.spans[j - 1][1:]
+            for part in term.parts
+            if part.atom.kind in ("phrase", "prefix") and part.scope in ("any", field)
+            for i, j in spans(part.atom, prepared)
+        ]
+        text.marks[key] = found
+    return found
+
+
+def _highlighted(
+    text: _PaperText, terms: tuple[matching.Term, ...], field: str
+) -> list[tuple[str, bool]]:
+    """The field cut into segments, True where one of `terms` marks it (matching.highlight)."""
+    value = text.title if field == "title" else text.abstract
+    marked = sorted(mark for term in terms for mark in _marks(text, term, field))
+    segments: list[tuple[str, bool]] = []
+    cursor = 0
+    for start, end in marked:
+        if end <= cursor:
+            continue
+        start = max(start, cursor)
+        if start > cursor:
+            segments.append((value[cursor:start], False))
+        if segments and segments[-1][1] and start == cursor:
+            segments[-1] = (segments[-1][0] + value[start:end], True)
+        else:
+            segments.append((value[start:end], True))
+        cursor = end
+    if cursor < len(value):
+        segments.append((value[cursor:], False))
+    return segments
+
+
 @lru_cache(maxsize=ENTRY_CACHE_SIZE)
 def _entry(
     paper: _PaperValues, match: matching.Match, terms: tuple[matching.Term, ...]
 ) -> DigestEntry:
     """entry_for's work, memoized (everything it reads is in its hashable arguments)."""
-    highlighter = matching.Profile(terms)
-    title_segments = trim_segments(
-        matching.highlight(clean_text(paper.title), highlighter, "title"), TITLE_MAX_CHARS, 10**4
-    )
-    abstract_segments = trim_segments(
-        matching.highlight(clean_text(paper.abstract), highlighter, "abstract"),
-        ABSTRACT_MAX_CHARS,
-        ABSTRACT_MAX_WORDS,
-    )
+    text = _paper_text(paper)
+    title_segments = _trimmed(_highlighted(text, terms, "title"), text.cuts["title"])
+    abstract_segments = _trimmed(_highlighted(text, terms, "abstract"), text.cuts["abstract"])
     arxiv_page = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None
     return DigestEntry(
         paper_id=paper.id,
@@ -151,7 +214,11 @@ def _entry(
 def trim_segments(segments: Sequence[tuple[str, bool]], max_chars: int, max_words: int) -> Segments:
     """Cut highlighted text at a word boundary within both limits, ending it with '…'."""
     text = "".join(part for part, _ in segments)
-    cut = _cut_point(text, max_chars, max_words)
+    return _trimmed(segments, _cut_point(text, max_chars, max_words))
+
+
+def _trimmed(segments: Sequence[tuple[str, bool]], cut: int | None) -> Segments:
+    """The segments cut at `cut` (None: whole), ending with '…' when cut."""
     kept: list[tuple[str, bool]] = []
     position = 0
     for part, hit in segments:
