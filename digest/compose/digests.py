@@ -39,10 +39,9 @@ from digest.compose import ledger
 from digest.compose.ledger import Draft
 from digest.compose.paperpool import GroupMatches, PaperPool
 from digest.compose.schedule import Schedule, Window, digest_window, first_due
-from digest.mail import outbox, render
-from digest.mail.entries import entry_for
+from digest.mail import entries, outbox, render
 from digest.mail.message import build_message
-from digest.models import Subscriber
+from digest.models import Paper, Subscriber
 from digest.services import Services
 from digest.tokens import Tokens, digest_url, subscriber_links
 
@@ -71,6 +70,27 @@ class ComposeReport:
         self.outbox_ids += other.outbox_ids
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Part `index` of `count` of the subscribers (by id modulo `count`), for composing shared
+    by several processes: each composes its own part, so none matches another's profiles."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, value: str) -> Shard:
+        """`i/n` with 0 <= i < n; ValueError for anything else."""
+        index, sep, count = value.partition("/")
+        if not (sep and index.isdigit() and count.isdigit() and int(index) < int(count)):
+            raise ValueError(f"a shard is i/n with 0 <= i < n, not {value!r}")
+        return cls(int(index), int(count))
+
+    def of(self, query: Select[Subscriber]) -> Select[Subscriber]:
+        """`query` narrowed to this part."""
+        return query.where(Subscriber.id % self.count == self.index)
+
+
 def schedule_of(subscriber: Subscriber) -> Schedule:
     """The subscriber's schedule; ValueError or ZoneInfoNotFoundError if it is unusable."""
     return Schedule.of(
@@ -78,11 +98,11 @@ def schedule_of(subscriber: Subscriber) -> Schedule:
     )
 
 
-def plan_next_digests(session: Session, *, now: datetime) -> int:
+def plan_next_digests(session: Session, *, now: datetime, shard: Shard | None = None) -> int:
     """Fill `next_digest_at` for confirmed, unpaused subscribers who have none; return how many."""
     planned = 0
     for subscriber in session.scalars(
-        _active().where(Subscriber.next_digest_at.is_(None)).order_by(Subscriber.id)
+        _active(shard).where(Subscriber.next_digest_at.is_(None)).order_by(Subscriber.id)
     ):
         try:
             subscriber.next_digest_at = first_due(
@@ -98,27 +118,37 @@ def plan_next_digests(session: Session, *, now: datetime) -> int:
     return planned
 
 
-def _active() -> Select[Subscriber]:
-    """Confirmed subscribers who have not paused their digests."""
-    return select(Subscriber).where(Subscriber.status == "confirmed", Subscriber.paused.is_(False))
+def _active(shard: Shard | None = None) -> Select[Subscriber]:
+    """Confirmed subscribers who have not paused their digests (in `shard`, if given)."""
+    query = select(Subscriber).where(
+        Subscriber.status == "confirmed", Subscriber.paused.is_(False)
+    )
+    return shard.of(query) if shard is not None else query
 
 
-def count_due(session: Session, *, now: datetime, force: bool = False) -> int:
+def count_due(
+    session: Session, *, now: datetime, force: bool = False, shard: Shard | None = None
+) -> int:
     """How many subscribers a composing run at `now` would look at."""
-    query = _active().where(Subscriber.next_digest_at <= now) if not force else _active()
+    active = _active(shard)
+    query = active.where(Subscriber.next_digest_at <= now) if not force else active
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
 class Composer:
     """Composes one run's digests: one Renderer, one PaperPool, one token maker."""
 
-    def __init__(self, services: Services, *, now: datetime, force: bool = False) -> None:
+    def __init__(
+        self, services: Services, *, now: datetime, force: bool = False, shard: Shard | None = None
+    ) -> None:
         self.services = services
+        self.shard = shard
         self.settings = services.settings
         self.now = now
         self.force = force
         self.tokens = Tokens(services.settings.secret_key)
         self.pool = PaperPool()
+        self._values: dict[int, entries.PaperValues] = {}
 
     @cached_property
     def renderer(self) -> render.Renderer:
@@ -126,7 +156,7 @@ class Composer:
         return render.Renderer(self.settings)
 
     def _due(self) -> Select[Subscriber]:
-        query = _active()
+        query = _active(self.shard)
         return query if self.force else query.where(Subscriber.next_digest_at <= self.now)
 
     def match_group(
@@ -279,6 +309,15 @@ class Composer:
         rows = [self._email_row(draft, digest_ids[draft.subscriber.id]) for draft in drafts]
         return outbox.enqueue_many(session, rows)
 
+    def _entry(
+        self, paper: Paper, match: matching.Match, profile: matching.Profile
+    ) -> entries.DigestEntry:
+        """The paper's entry; its values read once per run (papers do not change while in it)."""
+        values = self._values.get(paper.id)
+        if values is None:
+            values = self._values[paper.id] = entries.paper_values(paper)
+        return entries.entry_of(values, match, profile)
+
     def _email_row(self, draft: Draft, digest_id: int) -> dict[str, Any]:
         """The outbox row of one digest: its email rendered and built as a message."""
         subscriber, window = draft.subscriber, draft.window
@@ -288,7 +327,7 @@ class Composer:
         links = subscriber_links(base, self.tokens, subscriber)
         email = self.renderer.digest(
             # Only the papers the email shows are made entries; the web page shows the rest.
-            [entry_for(paper, found, profile) for paper, found in draft.found.shown],
+            [self._entry(paper, found, profile) for paper, found in draft.found.shown],
             total=len(draft.found),
             day=draft.day,
             keywords=subscriber.keywords,
@@ -320,32 +359,34 @@ def compose_due(
     batch_size: int = BATCH_SIZE,
     group_size: int = GROUP_SIZE,
     progress: Progress | None = None,
+    shard: Shard | None = None,
 ) -> ComposeReport:
     """Compose every digest due at `now` (all confirmed, unpaused subscribers with `force`).
 
     One transaction per batch. A dry run composes and renders the same way inside one
-    transaction that is rolled back, so it stores (and therefore sends) nothing.
+    transaction that is rolled back, so it stores (and therefore sends) nothing. With `shard`,
+    only that part of the subscribers (several processes share composing that way).
     """
-    composer = Composer(services, now=now, force=force)
+    composer = Composer(services, now=now, force=force, shard=shard)
     sizes = (batch_size, max(group_size, batch_size))
     if not dry_run:
         with services.sessions.begin() as session:
-            total = _prepare(session, now=now, force=force)
+            total = _prepare(session, now=now, force=force, shard=shard)
         return _compose_groups(composer, services.sessions.begin, total, sizes, progress)
     with services.sessions() as session:
         transaction = session.begin()
         try:
-            total = _prepare(session, now=now, force=force)
+            total = _prepare(session, now=now, force=force, shard=shard)
             return _compose_groups(composer, lambda: nullcontext(session), total, sizes, progress)
         finally:
             transaction.rollback()
 
 
-def _prepare(session: Session, *, now: datetime, force: bool) -> int:
+def _prepare(session: Session, *, now: datetime, force: bool, shard: Shard | None) -> int:
     """Plan the subscribers who have no next digest yet; return how many are to be looked at."""
     if not force:
-        plan_next_digests(session, now=now)
-    return count_due(session, now=now, force=force)
+        plan_next_digests(session, now=now, shard=shard)
+    return count_due(session, now=now, force=force, shard=shard)
 
 
 def _compose_groups(

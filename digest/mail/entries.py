@@ -80,7 +80,7 @@ def safe_url(value: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class _PaperValues:
+class PaperValues:
     """The values of a paper an entry is made of: hashable, so entries can be memoized."""
 
     id: int
@@ -103,7 +103,13 @@ def entry_for(paper: PaperLike, match: matching.Match, profile: matching.Profile
     word-split text, where it is trimmed) and each term's marks in it are computed once per
     paper and term, however many combinations of terms readers' profiles match it with.
     """
-    values = _PaperValues(
+    return entry_of(paper_values(paper), match, profile)
+
+
+def paper_values(paper: PaperLike) -> PaperValues:
+    """The values of `paper` an entry is made of (a caller making many entries of one paper,
+    as composing does, keeps these instead of reading the paper again each time)."""
+    return PaperValues(
         id=paper.id,
         title=paper.title,
         abstract=paper.abstract or "",
@@ -115,6 +121,10 @@ def entry_for(paper: PaperLike, match: matching.Match, profile: matching.Profile
         published_at=paper.published_at,
         arxiv_id=paper.arxiv_id,
     )
+
+
+def entry_of(values: PaperValues, match: matching.Match, profile: matching.Profile) -> DigestEntry:
+    """entry_for, from the paper's values."""
     terms = tuple(term for term in profile.positives if term.text in match.terms)
     return _entry(values, match, terms)
 
@@ -131,7 +141,7 @@ class _PaperText:
 
 
 @lru_cache(maxsize=ENTRY_CACHE_SIZE)
-def _paper_text(paper: _PaperValues) -> _PaperText:
+def _paper_text(paper: PaperValues) -> _PaperText:
     title, abstract = clean_text(paper.title), clean_text(paper.abstract)
     return _PaperText(
         title=title,
@@ -187,7 +197,7 @@ def _highlighted(
 
 @lru_cache(maxsize=ENTRY_CACHE_SIZE)
 def _entry(
-    paper: _PaperValues, match: matching.Match, terms: tuple[matching.Term, ...]
+    paper: PaperValues, match: matching.Match, terms: tuple[matching.Term, ...]
 ) -> DigestEntry:
     """entry_for's work, memoized (everything it reads is in its hashable arguments)."""
     text = _paper_text(paper)
