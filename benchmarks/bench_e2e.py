@@ -112,7 +112,7 @@ def _import(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, An
 
 
 def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, Any]:
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from digest import pipeline
     from digest.models import Digest
@@ -122,12 +122,15 @@ def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
     if report is None:
         raise RuntimeError("composing did not get the planning lock")
     with services.sessions() as session:
-        papers = session.scalar(select(func.avg(Digest.paper_count))) or 0
+        counts = sorted(session.scalars(select(Digest.paper_count)))
     return {
         "composed": report.composed,
         "empty": report.empty,
         "skipped": report.skipped,
-        "papers_per_digest": float(papers),
+        "papers_per_digest": sum(counts) / len(counts) if counts else 0.0,
+        "papers_median": counts[len(counts) // 2] if counts else 0,
+        "papers_p90": counts[len(counts) * 9 // 10] if counts else 0,
+        "over_half": sum(count > extra["papers"] / 2 for count in counts),
     }
 
 

@@ -48,7 +48,7 @@ from digest.tokens import Tokens, digest_url, subscriber_links
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000  # subscribers composed per transaction
-GROUP_SIZE = 10_000  # subscribers matched at once: bounds the match results kept in memory
+GROUP_SIZE = 2_000  # subscribers matched at once: bounds the match results kept in memory
 QUEUE_CHUNK = 100  # messages built and inserted at a time: bounds the message bytes in memory
 Progress = Callable[[int, int], None]
 

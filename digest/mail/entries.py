@@ -26,6 +26,7 @@ ABSTRACT_MAX_CHARS = 400
 ABSTRACT_MAX_WORDS = 60
 TITLE_MAX_CHARS = 300
 ENTRY_CACHE_SIZE = 20_000
+FIELD_CACHE_SIZE = 256
 ELLIPSIS = "…"
 _DANGLING = " ,;:-([\u2013\u2014"  # not left before the ellipsis (with en and em dashes)
 
@@ -135,7 +136,6 @@ class _PaperText:
 
     title: str
     abstract: str
-    fields: dict[str, Field]
     cuts: dict[str, int | None]
     marks: dict[tuple[matching.Term, str], list[tuple[int, int]]]
 
@@ -146,7 +146,6 @@ def _paper_text(paper: PaperValues) -> _PaperText:
     return _PaperText(
         title=title,
         abstract=abstract,
-        fields={"title": Field.of(title), "abstract": Field.of(abstract)},
         cuts={
             "title": _cut_point(title, TITLE_MAX_CHARS, 10**4),
             "abstract": _cut_point(abstract, ABSTRACT_MAX_CHARS, ABSTRACT_MAX_WORDS),
@@ -155,12 +154,19 @@ def _paper_text(paper: PaperValues) -> _PaperText:
     )
 
 
+@lru_cache(maxsize=FIELD_CACHE_SIZE)
+def _field(text: str) -> Field:
+    """A text's words, prepared for finding a term's marks. Kept only for a few papers: a
+    prepared abstract is some 50 KB, and each term's marks are kept once found (`_marks`)."""
+    return Field.of(text)
+
+
 def _marks(text: _PaperText, term: matching.Term, field: str) -> list[tuple[int, int]]:
     """The character ranges `term` marks in one field (as matching.highlight marks them)."""
     key = (term, field)
     found = text.marks.get(key)
     if found is None:
-        prepared = text.fields[field]
+        prepared = _field(text.title if field == "title" else text.abstract)
         found = [
             prepared.spans[i][:1] + prepared.spans[j - 1][1:]
             for part in term.parts

@@ -7,6 +7,7 @@ would run every job).
 
 from __future__ import annotations
 
+import gzip
 from datetime import timedelta
 
 from flask import Flask, Response, render_template, request
@@ -69,14 +70,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _register_blueprints(app, csrf)
     _register_error_pages(app)
     app.after_request(_security_headers)
+    app.after_request(_gzip)
     return app
 
 
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     """One blueprint per page group."""
-    from digest.web import confirm, digest_page, health, manage, subscribe, unsubscribe
+    from digest.web import confirm, digest_page, health, help, manage, subscribe, unsubscribe
 
-    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health):
+    for module in (subscribe, confirm, manage, unsubscribe, digest_page, health, help):
         app.register_blueprint(module.bp)
     # RFC 8058 one-click POSTs come from mail providers without cookies or a CSRF token; the
     # view checks the token itself for every other POST (see unsubscribe.py).
@@ -93,6 +95,33 @@ def _security_headers(response: Response) -> Response:
     if request.endpoint != "static":
         # Pages behind tokens must not linger in shared caches or the back/forward cache.
         headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+GZIP_MIN_BYTES = 1024  # smaller bodies gain less than the header and the CPU cost
+GZIP_TYPES = ("text/", "application/json", "application/atom+xml", "application/xml")
+
+
+def _gzip(response: Response) -> Response:
+    """Compress a text body of 1 KB or more for clients that accept gzip (Vary says so).
+
+    Streamed and already-encoded responses pass untouched; so does anything smaller, such as
+    the RFC 8058 one-click answer, which mail providers read in full.
+    """
+    response.vary.add("Accept-Encoding")
+    if (
+        response.direct_passthrough
+        or response.is_streamed
+        or "Content-Encoding" in response.headers
+        or not (response.mimetype or "").startswith(GZIP_TYPES)
+        or not request.accept_encodings["gzip"]  # its quality: 0 when absent or refused
+    ):
+        return response
+    body = response.get_data()
+    if len(body) < GZIP_MIN_BYTES:
+        return response
+    response.set_data(gzip.compress(body, compresslevel=6))
+    response.headers["Content-Encoding"] = "gzip"
     return response
 
 

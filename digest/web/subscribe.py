@@ -13,9 +13,10 @@ from digest.mail.entries import DigestEntry, match_papers
 from digest.matching import parse_profile
 from digest.papers.store import papers_first_seen_since
 from digest.subscribers.subscriptions import subscribe
-from digest.subscribers.validation import SubscriptionRequest, timezone_names
+from digest.subscribers.validation import SubscriptionRequest
 from digest.web.context import mail_queued, mailing, now, web
 from digest.web.forms import LIMITS, SubscribeForm, defaults_for
+from digest.web.help import COMMON_TIMEZONES
 
 bp = Blueprint("subscribe", __name__)
 
@@ -42,7 +43,7 @@ def _page(
             "web/subscribe.html",
             form=form,
             check=check,
-            timezones=timezone_names(),
+            timezones=COMMON_TIMEZONES,
             limits=LIMITS,
         ),
         status,
