@@ -106,8 +106,7 @@ def run(subscribers: int, papers: int, sample: int = 200) -> list[Row]:
             f"{comp['seconds']:,.1f} s, peak {comp['peak_mb']:,.0f} MB; "
             f"{comp['composed'] / comp['seconds']:,.0f} digests/s; {speedup:,.1f}x the naive scan"
             + (
-                f", {ISSUE_NAIVE_SECONDS * subscribers / 20_000 / comp['seconds']:,.1f}x issue "
-                "10's"
+                f", {ISSUE_NAIVE_SECONDS * subscribers / 20_000 / comp['seconds']:,.1f}x issue 10's"
                 if big
                 else ""
             ),
