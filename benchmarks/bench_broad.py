@@ -88,7 +88,7 @@ def run(subscribers: int, papers: int, sample: int = 200) -> list[Row]:
             f"{comp['over_half']:,} of {comp['composed']:,} digests over half",
             "median 20-25%, a tail over half",
             datagen.verdict(
-                0.2 <= comp["papers_median"] / papers <= 0.25 and comp["over_half"] > 0
+                0.2 <= round(comp["papers_median"] / papers, 2) <= 0.25 and comp["over_half"] > 0
             ),
         ),
         Row(

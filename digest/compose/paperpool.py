@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from digest import matching
-from digest.compose.ranking import Found, Ranker
+from digest.compose.ranking import Found, Pairs, Ranker
 from digest.models import Paper
 from digest.papers.store import papers_first_seen_since
 
@@ -118,7 +118,7 @@ class GroupMatches:
     def between(self, key: Hashable, start: datetime, end: datetime, shown: int) -> Found:
         """`key`'s papers first seen in (start, end], in digest order, the first `shown` with
         their matches: work in proportion to the matched papers' ids plus what is shown."""
-        pairs = self.found.get(key, [])
+        pairs: Pairs = self.found.get(key, [])
         if not (start <= self.start and self.end <= end):  # a window narrower than the group's
             pairs = self.ranker.within(pairs, start, end)
         return self.ranker.rank(pairs, shown)

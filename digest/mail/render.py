@@ -224,7 +224,8 @@ class Renderer:
         self._shell: Callable[[DigestEntry], Fragment] = lru_cache(SHELL_CACHE_SIZE)(
             self._render_shell
         )
-        self._mark = str(self.env.globals["css"]("mark"))
+        css: Callable[[str], Markup] = self.env.globals["css"]  # type: ignore[assignment]
+        self._mark = str(css("mark"))
 
     def digest(
         self,
