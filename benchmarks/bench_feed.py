@@ -24,7 +24,7 @@ from sqlalchemy import insert, select
 from benchmarks import datagen
 from benchmarks.datagen import Row
 from digest.db import upgrade
-from digest.models import Digest, DigestItem, Paper, Subscriber
+from digest.models import Digest, Paper, Subscriber, pack_ids
 from digest.papers.store import store_papers
 from digest.services import build_services
 from digest.subscribers.feed import MAX_ENTRIES
@@ -51,17 +51,11 @@ def _fill(services: Any, days: int, per_digest: int) -> Subscriber:
         for reader in readers:
             for day in range(days):
                 at = now - timedelta(days=day)
-                digest = Digest(subscriber_id=reader.id, scheduled_for=at, created_at=at,
-                                window_start=at - timedelta(days=1), window_end=at,
-                                paper_count=per_digest, keywords=reader.keywords)
-                session.add(digest)
-                session.flush()
                 start = day * per_digest
-                session.execute(insert(DigestItem), [
-                    {"digest_id": digest.id, "subscriber_id": reader.id, "paper_id": paper_id,
-                     "rank": rank, "matched_terms": ["robot*"], "in_title": rank % 2 == 0}
-                    for rank, paper_id in enumerate(paper_ids[start : start + per_digest], 1)
-                ])  # fmt: skip
+                session.add(Digest(subscriber_id=reader.id, scheduled_for=at, created_at=at,
+                                   window_start=at - timedelta(days=1), window_end=at,
+                                   paper_count=per_digest, keywords=reader.keywords,
+                                   paper_ids=pack_ids(paper_ids[start : start + per_digest])))
         session.expunge(readers[0])
         return readers[0]
 

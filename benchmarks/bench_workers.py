@@ -27,13 +27,13 @@ def queue_messages(url: str, count: int) -> None:
     from sqlalchemy import delete, insert
 
     from digest.db import make_engine, make_session_factory
-    from digest.models import Digest, DigestItem, OutboxMessage, Subscriber
+    from digest.models import Digest, OutboxMessage, Subscriber
 
     bodies = digest_messages(min(count, 50))
     now = datagen.bench_now()
     engine = make_engine(url)
     with make_session_factory(engine).begin() as session:
-        for model in (OutboxMessage, DigestItem, Digest, Subscriber):
+        for model in (OutboxMessage, Digest, Subscriber):
             session.execute(delete(model))
         for start in range(0, count, 1000):
             ids = range(start + 1, min(count, start + 1000) + 1)

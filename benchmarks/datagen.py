@@ -22,7 +22,13 @@ from types import SimpleNamespace
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from benchmarks.vocabulary import GIVEN, SURNAMES, make_papers, make_profiles
+from benchmarks.vocabulary import (
+    GIVEN,
+    SURNAMES,
+    make_broad_profiles,
+    make_papers,
+    make_profiles,
+)
 from digest.config import Settings, load_settings
 from digest.feeds import PaperIn
 
@@ -123,11 +129,19 @@ def _ascii(name: str) -> str:
     return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
 
 
-def subscriber_rows(n: int, rng: random.Random, now: datetime) -> Iterator[dict[str, str]]:
-    """CSV rows of `n` subscribers, ~10 terms each, every one due within two hours before `now`."""
+# narrow: ~50 of 2,000 papers matched each; broad: ~24% of them (make_broad_profiles)
+WORKLOADS = ("narrow", "broad")
+
+
+def subscriber_rows(
+    n: int, rng: random.Random, now: datetime, workload: str = "narrow"
+) -> Iterator[dict[str, str]]:
+    """CSV rows of `n` subscribers, every one due within two hours before `now`: narrow
+    profiles of ~10 specific terms, or broad ones of 3-12 common terms."""
     zones = list(TIMEZONES)
     weights = list(TIMEZONES.values())
-    for i, keywords in enumerate(make_profiles(n, rng)):
+    texts = make_broad_profiles(n, rng) if workload == "broad" else make_profiles(n, rng)
+    for i, keywords in enumerate(texts):
         zone = ZoneInfo(rng.choices(zones, weights)[0])
         # A send time that fell between CONFIRMED_BEFORE and now, in the reader's own clock.
         local = (now - timedelta(minutes=rng.randint(1, 110))).astimezone(zone)
@@ -144,13 +158,15 @@ def subscriber_rows(n: int, rng: random.Random, now: datetime) -> Iterator[dict[
         }
 
 
-def write_subscriber_csv(handle: IO[str], n: int, rng: random.Random, now: datetime) -> None:
+def write_subscriber_csv(
+    handle: IO[str], n: int, rng: random.Random, now: datetime, workload: str = "narrow"
+) -> None:
     """The rows of `subscriber_rows` as a `digest subscribers import` CSV file."""
     writer = csv.DictWriter(
         handle, ["email", "keywords", "frequency", "timezone", "send_time", "weekday"]
     )
     writer.writeheader()
-    writer.writerows(subscriber_rows(n, rng, now))
+    writer.writerows(subscriber_rows(n, rng, now, workload))
 
 
 def bench_now() -> datetime:

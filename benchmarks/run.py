@@ -16,7 +16,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import bench_e2e, bench_feed, bench_render, bench_smtp, bench_workers, datagen
+from benchmarks import (
+    bench_broad,
+    bench_e2e,
+    bench_feed,
+    bench_render,
+    bench_shards,
+    bench_smtp,
+    bench_web,
+    bench_workers,
+    datagen,
+)
 from benchmarks.datagen import Row
 
 RESULTS = Path(__file__).parent / "results" / "RESULTS.md"
@@ -33,12 +43,15 @@ class Sizes:
     e2e: tuple[int, ...]
     e2e_papers: int
     queued: int
+    broad: int  # broad-profile subscribers composed beside the naive scan
+    signups: tuple[int, int]  # subscriptions, concurrent clients
+    shards: int  # subscribers composed by 1, 2, 4 sharing processes
 
 
 FULL = Sizes(profiles=100_000, papers=2_000, digests=2_000, messages=2_000, e2e=(10_000,),
-             e2e_papers=2_000, queued=3_000)
+             e2e_papers=2_000, queued=3_000, broad=20_000, signups=(500, 50), shards=10_000)
 QUICK = Sizes(profiles=5_000, papers=200, digests=300, messages=300, e2e=(1_000,),
-              e2e_papers=200, queued=500)
+              e2e_papers=200, queued=500, broad=500, signups=(50, 10), shards=500)
 
 
 def matching_rows(profiles: int, papers: int) -> list[Row]:
@@ -100,6 +113,9 @@ def main() -> None:
             n, sizes.e2e_papers, ["SQLite", "PostgreSQL"])]),
         ("workers", lambda: bench_workers.run(sizes.queued)),
         ("feed", lambda: bench_feed.run(seconds=1.0 if args.quick else 3.0)),
+        ("broad profiles", lambda: bench_broad.run(sizes.broad, sizes.e2e_papers)),
+        ("shared composing", lambda: bench_shards.run(sizes.shards, sizes.e2e_papers)),
+        ("web", lambda: bench_web.run(*sizes.signups)),
     ]
     for name, step in steps:
         print(f"== {name}", flush=True)

@@ -91,18 +91,20 @@ def plan(
     force: bool = False,
     dry_run: bool = False,
     progress: digests.Progress | None = None,
+    shard: digests.Shard | None = None,
 ) -> digests.ComposeReport | None:
     """Compose and queue every digest due at `now` (by default: once planning may start).
 
     Holds the planning lock for the whole run (see locks.py); without `wait`, returns None at
-    once when papers are being stored or another planner runs.
+    once when papers are being stored or another planner runs. With `shard`, only that part of
+    the subscribers, holding the lock shared with the other parts' planners.
     """
-    with exclusive(services.engine, "plan", wait=wait) as mine:
+    with exclusive(services.engine, "plan", wait=wait, shared=shard is not None) as mine:
         if not mine:
             return None
         at = now if now is not None else clock()
         return digests.compose_due(
-            services, now=at, force=force, dry_run=dry_run, progress=progress
+            services, now=at, force=force, dry_run=dry_run, progress=progress, shard=shard
         )
 
 
@@ -115,11 +117,14 @@ def send(
     progress: StageProgress | None = None,
     sender: Any = None,
     wait_for_others: float = WAIT_FOR_OTHERS,
+    shard: digests.Shard | None = None,
 ) -> SendSummary:
-    """Compose the digests due now, deliver them, and say what became of them."""
+    """Compose the digests due now (in `shard`, if given), deliver them, and say what became
+    of them."""
     report = plan(
-        services, clock=clock, force=force, dry_run=dry_run, progress=_stage(progress, "composing")
-    )
+        services, clock=clock, force=force, dry_run=dry_run,
+        progress=_stage(progress, "composing"), shard=shard,
+    )  # fmt: skip
     assert report is not None  # plan waits for the lock
     if dry_run:
         return SendSummary(sent=report.composed, empty=report.empty)

@@ -55,6 +55,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     else:
         engine = make_engine(url)
         with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS digest_items"))  # before 0002_compact_digests
             Base.metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         engine.dispose()

@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 from conftest import postgres_url, require
 
-from benchmarks import bench_e2e, bench_feed, bench_render, bench_smtp, bench_workers, datagen
+from benchmarks import (
+    bench_broad,
+    bench_e2e,
+    bench_feed,
+    bench_render,
+    bench_shards,
+    bench_smtp,
+    bench_web,
+    bench_workers,
+    datagen,
+)
 from benchmarks.datagen import Row
 from benchmarks.run import extrapolated
 
@@ -82,3 +92,40 @@ def test_extrapolation_scales_the_measured_total(minutes: str, verdict: str) -> 
     (estimate,) = extrapolated([row], 10_000, 100_000)
     assert f"≈ {float(minutes) * 10:,.0f} min" in estimate.result
     assert estimate.verdict == verdict
+
+
+def test_broad_benchmark_composes_beside_the_naive_scan() -> None:
+    rows = bench_broad.run(subscribers=30, papers=60, sample=5)
+    assert [row.benchmark for row in rows] == ["broad profiles"] * 3
+    assert "x the naive scan" in rows[-1].result
+
+
+def test_broad_profiles_match_about_a_quarter_of_the_day() -> None:
+    import random
+    import statistics
+
+    from benchmarks.vocabulary import make_broad_profiles, make_papers
+    from digest import matching
+
+    papers = make_papers(400, random.Random(7))
+    docs = [matching.make_document(p["title"], p["abstract"], p["authors"], p["categories"])
+            for p in papers]  # fmt: skip
+    counts = [
+        sum(matching.match(matching.parse_profile(text), doc) is not None for doc in docs)
+        for text in make_broad_profiles(60, random.Random(3))
+    ]
+    assert 0.15 <= statistics.median(counts) / len(docs) <= 0.32
+    assert max(counts) > len(docs) / 2
+
+
+def test_web_benchmark_subscribes_through_a_real_server() -> None:
+    rows = bench_web.run(subscriptions=6, clients=3)
+    assert "6 answered 200" in rows[0].result
+    assert rows[1].verdict == "met"  # the page is small and gzipped
+
+
+def test_shards_benchmark_composes_each_digest_once(database_url: str) -> None:
+    if postgres_url() is None:
+        require("postgres", "the shared composing benchmark needs PostgreSQL")
+    rows = bench_shards.run(subscribers=40, papers=30, processes=[1, 2])
+    assert all("each digest once" in row.result for row in rows)

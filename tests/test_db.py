@@ -38,7 +38,8 @@ def test_upgrade_creates_a_fresh_sqlite_database_and_its_folder(tmp_path) -> Non
         tables = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert {"papers", "subscribers", "digests", "digest_items", "outbox", "sources"} <= tables
+    assert {"papers", "subscribers", "digests", "outbox", "sources"} <= tables
+    assert "digest_items" not in tables  # 0002_compact_digests packed them into digests
 
 
 def test_datetimes_come_back_aware_in_utc(sessions) -> None:

@@ -24,8 +24,14 @@ def _progress(stage: str, done: int, total: int) -> None:
     "--force", is_flag=True, help="A digest for every confirmed subscriber now, whatever the time."
 )
 @click.option("--dry-run", is_flag=True, help="Compose and render, but store and send nothing.")
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Compose only part I of N of the subscribers (0 <= I < N), alongside N-1 other "
+    "`digest send --shard` processes (PostgreSQL).",
+)
 @pass_services
-def send(lazy: LazyServices, force: bool, dry_run: bool) -> None:
+def send(lazy: LazyServices, force: bool, dry_run: bool, shard: str | None) -> None:
     """Compose the digests due now, queue them and deliver them.
 
     Prints `sent N, empty N, deferred N, failed N` for the digests this run composed, whoever
@@ -33,10 +39,17 @@ def send(lazy: LazyServices, force: bool, dry_run: bool) -> None:
     with --force.
     """
     from digest import pipeline
+    from digest.compose.digests import Shard
 
+    try:
+        part = Shard.parse(shard) if shard is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from exc
     services = lazy.get()
     try:
-        summary = pipeline.send(services, force=force, dry_run=dry_run, progress=_progress)
+        summary = pipeline.send(
+            services, force=force, dry_run=dry_run, progress=_progress, shard=part
+        )
     except OperationalError as exc:
         raise click.ClickException(
             f"cannot use the database at DIGEST_DATABASE_URL (run `digest db upgrade`?): {exc.orig}"

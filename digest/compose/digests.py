@@ -1,22 +1,26 @@
 """Composing digests: who is due, which papers each gets, the once-per-paper ledger, the outbox.
 
 A digest covers the papers first seen in its window, (last digest, this digest], that match the
-profile as it stands now and are not yet in the subscriber's ledger (`DigestItem`, unique per
-subscriber and paper). Composing claims the subscriber's slot with a compare-and-set on
-`next_digest_at`, so a second `digest send` or a concurrent planner skips it instead of composing
-it twice; the unique keys on `Digest`, `DigestItem` and the outbox are the second line of defence.
+profile as it stands now; windows of one subscriber never overlap and first_seen_at never
+changes, so no paper is in two of their digests (ledger.py). Composing claims the subscriber's
+slot with a compare-and-set on `next_digest_at`, so a second `digest send` or a concurrent
+planner skips it instead of composing it twice; the unique keys on `Digest` (subscriber, slot)
+and the outbox are the second line of defence. Work per subscriber is its matched papers' ids
+plus the few the email shows (ranking.py picks them): nothing is stored or rendered per paper.
 
 Scale: due subscribers are matched in groups of GROUP_SIZE (one ProfileIndex per group, over
 papers loaded once per run by `paperpool`) and composed in batches of BATCH_SIZE, one transaction
 per batch that first locks the batch's rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's
 `BEGIN IMMEDIATE` already excludes other writers). A batch is written set-wise: one claiming
-UPDATE, one INSERT each for digests, ledger rows and outbox rows. Should any of those meet a row
-another planner wrote, the batch's savepoint is rolled back and its subscribers are written one
-by one, each in its own savepoint, so a conflict skips one subscriber, never a batch.
+UPDATE, one INSERT each for digests (their papers packed in a column) and outbox rows. Should
+any of those meet a row another planner wrote, the batch's savepoint is rolled back and its
+subscribers are written one by one, each in its own savepoint, so a conflict skips one
+subscriber, never a batch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -33,21 +37,22 @@ from sqlalchemy.orm import Session
 from digest import matching
 from digest.compose import ledger
 from digest.compose.ledger import Draft
-from digest.compose.paperpool import Found, GroupMatches, PaperPool
+from digest.compose.paperpool import GroupMatches, PaperPool
+from digest.compose.ranking import Found
 from digest.compose.schedule import Schedule, Window, digest_window, first_due
-from digest.mail import outbox, render
-from digest.mail.entries import entry_for
+from digest.mail import entries, outbox, render
 from digest.mail.message import HeaderInjection, build_message, check_single_address
 from digest.models import Paper, Subscriber
-from digest.relevance.arrange import Relevance
+from digest.relevance.arrange import Parts, ReaderState, Relevance
 from digest.services import Services
 from digest.tokens import Tokens, digest_url, feed_url, rate_url, subscriber_links
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000  # subscribers composed per transaction
-GROUP_SIZE = 10_000  # subscribers matched at once: bounds the match results kept in memory
+GROUP_SIZE = 2_000  # subscribers matched at once: bounds the match results kept in memory
 ALSO_MATCHED_LINES = 50  # one-line entries an email shows; the web page shows them all
+_EVERY_MATCH = 1 << 62  # `shown` that keeps every matched pair (a list slice takes it as is)
 QUEUE_CHUNK = 100  # messages built and inserted at a time: bounds the message bytes in memory
 Progress = Callable[[int, int], None]
 
@@ -73,6 +78,27 @@ class ComposeReport:
         self.fed += other.fed
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Part `index` of `count` of the subscribers (by id modulo `count`), for composing shared
+    by several processes: each composes its own part, so none matches another's profiles."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, value: str) -> Shard:
+        """`i/n` with 0 <= i < n; ValueError for anything else."""
+        index, sep, count = value.partition("/")
+        if not (sep and index.isdigit() and count.isdigit() and int(index) < int(count)):
+            raise ValueError(f"a shard is i/n with 0 <= i < n, not {value!r}")
+        return cls(int(index), int(count))
+
+    def of(self, query: Select[Subscriber]) -> Select[Subscriber]:
+        """`query` narrowed to this part."""
+        return query.where(Subscriber.id % self.count == self.index)
+
+
 def schedule_of(subscriber: Subscriber) -> Schedule:
     """The subscriber's schedule; ValueError or ZoneInfoNotFoundError if it is unusable."""
     return Schedule.of(
@@ -80,11 +106,11 @@ def schedule_of(subscriber: Subscriber) -> Schedule:
     )
 
 
-def plan_next_digests(session: Session, *, now: datetime) -> int:
+def plan_next_digests(session: Session, *, now: datetime, shard: Shard | None = None) -> int:
     """Fill `next_digest_at` for confirmed, unpaused subscribers who have none; return how many."""
     planned = 0
     for subscriber in session.scalars(
-        _active().where(Subscriber.next_digest_at.is_(None)).order_by(Subscriber.id)
+        _active(shard).where(Subscriber.next_digest_at.is_(None)).order_by(Subscriber.id)
     ):
         try:
             subscriber.next_digest_at = first_due(
@@ -100,28 +126,38 @@ def plan_next_digests(session: Session, *, now: datetime) -> int:
     return planned
 
 
-def _active() -> Select[Subscriber]:
-    """Confirmed subscribers who have not paused their digests."""
-    return select(Subscriber).where(Subscriber.status == "confirmed", Subscriber.paused.is_(False))
+def _active(shard: Shard | None = None) -> Select[Subscriber]:
+    """Confirmed subscribers who have not paused their digests (in `shard`, if given)."""
+    query = select(Subscriber).where(
+        Subscriber.status == "confirmed", Subscriber.paused.is_(False)
+    )
+    return shard.of(query) if shard is not None else query
 
 
-def count_due(session: Session, *, now: datetime, force: bool = False) -> int:
+def count_due(
+    session: Session, *, now: datetime, force: bool = False, shard: Shard | None = None
+) -> int:
     """How many subscribers a composing run at `now` would look at."""
-    query = _active().where(Subscriber.next_digest_at <= now) if not force else _active()
+    active = _active(shard)
+    query = active.where(Subscriber.next_digest_at <= now) if not force else active
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
 class Composer:
     """Composes one run's digests: one Renderer, one PaperPool, one token maker."""
 
-    def __init__(self, services: Services, *, now: datetime, force: bool = False) -> None:
+    def __init__(
+        self, services: Services, *, now: datetime, force: bool = False, shard: Shard | None = None
+    ) -> None:
         self.services = services
+        self.shard = shard
         self.settings = services.settings
         self.now = now
         self.force = force
         self.tokens = Tokens(services.settings.secret_key)
         self.pool = PaperPool()
         self.relevance = Relevance(enabled=services.settings.relevance)  # SPEC §10
+        self._values: dict[int, entries.PaperValues] = {}
 
     @cached_property
     def renderer(self) -> render.Renderer:
@@ -129,7 +165,7 @@ class Composer:
         return render.Renderer(self.settings)
 
     def _due(self) -> Select[Subscriber]:
-        query = _active()
+        query = _active(self.shard)
         return query if self.force else query.where(Subscriber.next_digest_at <= self.now)
 
     def match_group(
@@ -175,50 +211,61 @@ class Composer:
         group: GroupMatches | None = None,
     ) -> None:
         """Compose each locked subscriber's digest; one conflict skips that subscriber only."""
-        drafts = [
-            draft
-            for draft in (
-                self._draft(session, subscriber, group, report) for subscriber in subscribers
-            )
-            if draft is not None
-        ]
+        subscribers = list(subscribers)
+        # Confirmed anew (last_digest_at reset): the first window must start after their last.
+        floors = ledger.last_window_ends(
+            session, [s.id for s in subscribers if s.last_digest_at is None]
+        )
+        # SPEC §10 hook: one query for the batch's readers who liked or rated anything (an
+        # empty dict when DIGEST_RELEVANCE=off or nobody did: everyone takes the fast path).
+        readers = self.relevance.readers(session, [s.id for s in subscribers])
+        drafts = []
+        for subscriber in subscribers:
+            floor, everything = floors.get(subscriber.id), subscriber.id in readers
+            draft = self._draft(session, subscriber, group, report, floor, everything=everything)
+            if draft is not None:
+                drafts.append(draft)
         if not drafts:
             return
-        matched = [draft for draft in drafts if draft.found]
-        if matched:
-            since = min(draft.window.start for draft in matched)
-            given = ledger.given(session, [draft.subscriber.id for draft in matched], since)
-            # SPEC §10 hook: one query for the batch's readers who liked or rated anything
-            # (an empty dict when DIGEST_RELEVANCE=off or nobody did: then this costs nothing).
-            readers = self.relevance.readers(session, [draft.subscriber.id for draft in matched])
-            given_to = _by_subscriber(given) if readers else {}
-            for draft in matched:
-                sid = draft.subscriber.id
-                ranked = _ranked(pair for pair in draft.found if (sid, pair[0].id) not in given)
-                # The three parts (Top / You may also like / Also matched); `found` becomes
-                # every paper they hold, so the ledger records suggestions too (once per paper).
-                # Only a reader with likes or ratings needs the window's papers (as arrays,
-                # built once per window and run); for everyone else arrange() returns at once.
-                state = readers.get(sid)
-                window = None
-                if state is not None:
-                    start, end = draft.window.start, draft.window.end
-                    window = self.relevance.window(session, self.pool.papers, start, end)
-                assert draft.profile is not None
-                draft.parts = self.relevance.arrange(
-                    session, state, ranked, window, draft.profile, given_to.get(sid, set())
-                )
-                draft.found = draft.parts.ordered()
+        for draft in drafts:
+            state = readers.get(draft.subscriber.id)
+            if state is not None and draft.found:
+                self._arrange(session, draft, state)
         self._store(session, drafts, report)
 
-    def _window(self, subscriber: Subscriber, schedule: Schedule) -> Window:
-        return digest_window(
+    def _arrange(self, session: Session, draft: Draft, state: ReaderState) -> None:
+        """SPEC §10 for a reader who liked or rated something: the three parts, and `found`
+        becomes every paper they hold (suggestions too: the digest stores them all).
+
+        `draft.found.shown` holds every matched pair here (see `_draft`). The window's papers
+        are first seen after this subscriber's last digest, so none of them was given before:
+        suggestions drawn from it keep once per paper without a ledger to look in."""
+        assert draft.profile is not None
+        start, end = draft.window.start, draft.window.end
+        window = self.relevance.window(session, self.pool.papers, start, end)
+        draft.parts = self.relevance.arrange(
+            session, state, draft.found.shown, window, draft.profile
+        )
+        ordered = draft.parts.ordered()
+        draft.found = Found(
+            [paper.id for paper, _ in ordered], draft.parts.top[: self.settings.max_papers]
+        )
+
+    def _window(
+        self, subscriber: Subscriber, schedule: Schedule, floor: datetime | None = None
+    ) -> Window:
+        window = digest_window(
             schedule,
             next_digest_at=subscriber.next_digest_at,
             last_digest_at=subscriber.last_digest_at,
             now=self.now,
             force=self.force,
         )
+        # A floor at or past the window's end means this slot was composed already: the claim
+        # or the digest's unique key turns that away, so the window is left as it is.
+        if floor is not None and window.start < floor < window.end:
+            return dataclasses.replace(window, start=floor)
+        return window
 
     def _draft(
         self,
@@ -226,8 +273,14 @@ class Composer:
         subscriber: Subscriber,
         group: GroupMatches | None,
         report: ComposeReport,
+        floor: datetime | None = None,
+        *,
+        everything: bool = False,
     ) -> Draft | None:
-        """The subscriber's window and matched papers, or None (logged) for an unusable schedule."""
+        """The subscriber's window and matched papers, or None (logged) for an unusable schedule.
+
+        `found.shown` holds the first max_papers matches, or with `everything` (a reader whose
+        digest relevance arranges) every one of them."""
         try:
             # An address stored before it would have been refused (an encoded word) must not
             # stop the batch when its message is built: that subscriber alone is skipped.
@@ -238,25 +291,26 @@ class Composer:
             return None
         try:
             schedule = schedule_of(subscriber)
-            window = self._window(subscriber, schedule)
+            window = self._window(subscriber, schedule, floor)
         except (ValueError, ZoneInfoNotFoundError) as exc:
             logger.warning("subscriber %s skipped, unusable schedule: %s", subscriber.id, exc)
             report.skipped += 1
             return None
         day = window.end.astimezone(schedule.zone).date()
         start, end, keywords = window.start, window.end, subscriber.keywords
+        shown = _EVERY_MATCH if everything else self.settings.max_papers
         profile = group.profile(subscriber.id, keywords, start, end) if group else None
         if profile is not None and group is not None:
-            return Draft(subscriber, window, day, profile, group.between(subscriber.id, start, end))
+            found = group.between(subscriber.id, start, end, shown)
+            return Draft(subscriber, window, day, profile, found)
         try:  # not matched with the group: the profile or the window changed since
             profile = matching.parse_profile(keywords)
         except matching.KeywordError as exc:
             logger.warning("subscriber %s skipped, bad keywords: %s", subscriber.id, exc)
             # Their papers wait (last_digest_at stays); they are looked at again next slot.
             return Draft(subscriber, window, day, None)
-        return Draft(
-            subscriber, window, day, profile, self.pool.match_one(session, profile, start, end)
-        )
+        found = self.pool.match_one(session, profile, start, end, shown)
+        return Draft(subscriber, window, day, profile, found)
 
     def _store(self, session: Session, drafts: list[Draft], report: ComposeReport) -> None:
         """Write the drafts set-wise; on a conflict, one by one, skipping the conflicting ones."""
@@ -286,7 +340,6 @@ class Composer:
         if not full:
             return written
         digest_ids = ledger.insert_digests(session, full, now=self.now)
-        ledger.insert_items(session, full, digest_ids)
         # A feed-only subscriber's digest is complete once stored: the feed reads it from there.
         written.fed = sum(draft.subscriber.delivery == "feed" for draft in full)
         written.composed += written.fed
@@ -306,6 +359,15 @@ class Composer:
         rows = [self._email_row(draft, digest_ids[draft.subscriber.id]) for draft in drafts]
         return outbox.enqueue_many(session, rows)
 
+    def _entry(
+        self, paper: Paper, match: matching.Match, profile: matching.Profile
+    ) -> entries.DigestEntry:
+        """The paper's entry; its values read once per run (papers do not change while in it)."""
+        values = self._values.get(paper.id)
+        if values is None:
+            values = self._values[paper.id] = entries.paper_values(paper)
+        return entries.entry_of(values, match, profile)
+
     def _email_row(self, draft: Draft, digest_id: int) -> dict[str, Any]:
         """The outbox row of one digest: its email rendered and built as a message."""
         subscriber, window = draft.subscriber, draft.window
@@ -317,10 +379,7 @@ class Composer:
         email = self.renderer.digest(
             # Only the papers the email shows are made entries; the web page shows the rest.
             # With parts, `parts` holds them (made once) and this list is not used.
-            [
-                entry_for(paper, found, profile)
-                for paper, found in draft.found[: self.settings.max_papers]
-            ]
+            [self._entry(paper, found, profile) for paper, found in draft.found.shown]
             if parts is None
             else [],
             total=len(draft.found),
@@ -348,26 +407,35 @@ class Composer:
 
     def _parts(self, draft: Draft, digest_id: int) -> render.DigestParts | None:
         """The email's §10 view of a draft: its parts as entries, with rating links."""
-        if not self.settings.relevance or draft.parts is None:
+        if not self.settings.relevance:
             return None
         assert draft.profile is not None
+        # Not arranged (nothing liked or rated yet): the shown matches, with rating links.
+        parts = draft.parts if draft.parts is not None else Parts(top=draft.found.shown)
         return digest_parts(
-            draft.parts, draft.profile, self.settings.max_papers,
+            parts, draft.profile, self.settings.max_papers,
             lambda paper_id, value: rate_url(
                 self.settings.base_url, self.tokens, draft.subscriber, paper_id, digest_id, value
             ),
+            entry=self._entry,
         )  # fmt: skip
 
 
 def digest_parts(
-    parts: Any, profile: matching.Profile, cap: int, rate: Callable[[int, int], str] | None
+    parts: Any,
+    profile: matching.Profile,
+    cap: int,
+    rate: Callable[[int, int], str] | None,
+    entry: Callable[[Paper, matching.Match, matching.Profile], entries.DigestEntry] = (
+        entries.entry_for
+    ),
 ) -> render.DigestParts:
     """relevance.Parts as the renderer takes them: Top matches up to `cap` in full, then the
     suggestions, then up to ALSO_MATCHED_LINES one-line entries; `rate(paper_id, ±1)` links."""
-    top = [entry_for(paper, found, profile) for paper, found in parts.top[:cap]]
-    also_like = [entry_for(paper, found, profile) for paper, found in parts.also_like]
+    top = [entry(paper, found, profile) for paper, found in parts.top[:cap]]
+    also_like = [entry(paper, found, profile) for paper, found in parts.also_like]
     lines = [
-        entry_for(paper, found, profile) for paper, found in parts.also_matched[:ALSO_MATCHED_LINES]
+        entry(paper, found, profile) for paper, found in parts.also_matched[:ALSO_MATCHED_LINES]
     ]
     links = {}
     if rate is not None:
@@ -375,21 +443,6 @@ def digest_parts(
         links.update({e.paper_id: (rate(e.paper_id, 1), "") for e in lines})
     return render.DigestParts(
         top, also_like, lines, reasons=dict(parts.reasons), rate=links, titled=parts.arranged
-    )
-
-
-def _by_subscriber(given: set[tuple[int, int]]) -> dict[int, set[int]]:
-    """The ledger's (subscriber, paper) pairs as each subscriber's set of papers."""
-    found: dict[int, set[int]] = {}
-    for subscriber_id, paper_id in given:
-        found.setdefault(subscriber_id, set()).add(paper_id)
-    return found
-
-
-def _ranked(pairs: Iterable[tuple[Paper, matching.Match]]) -> Found:
-    """Pairs in digest order (matching.rank_key); sorted() is stable, so ties stay oldest first."""
-    return sorted(
-        pairs, key=lambda pair: matching.rank_key(pair[1], pair[0].upvotes, pair[0].published_at)
     )
 
 
@@ -402,32 +455,34 @@ def compose_due(
     batch_size: int = BATCH_SIZE,
     group_size: int = GROUP_SIZE,
     progress: Progress | None = None,
+    shard: Shard | None = None,
 ) -> ComposeReport:
     """Compose every digest due at `now` (all confirmed, unpaused subscribers with `force`).
 
     One transaction per batch. A dry run composes and renders the same way inside one
-    transaction that is rolled back, so it stores (and therefore sends) nothing.
+    transaction that is rolled back, so it stores (and therefore sends) nothing. With `shard`,
+    only that part of the subscribers (several processes share composing that way).
     """
-    composer = Composer(services, now=now, force=force)
+    composer = Composer(services, now=now, force=force, shard=shard)
     sizes = (batch_size, max(group_size, batch_size))
     if not dry_run:
         with services.sessions.begin() as session:
-            total = _prepare(session, now=now, force=force)
+            total = _prepare(session, now=now, force=force, shard=shard)
         return _compose_groups(composer, services.sessions.begin, total, sizes, progress)
     with services.sessions() as session:
         transaction = session.begin()
         try:
-            total = _prepare(session, now=now, force=force)
+            total = _prepare(session, now=now, force=force, shard=shard)
             return _compose_groups(composer, lambda: nullcontext(session), total, sizes, progress)
         finally:
             transaction.rollback()
 
 
-def _prepare(session: Session, *, now: datetime, force: bool) -> int:
+def _prepare(session: Session, *, now: datetime, force: bool, shard: Shard | None) -> int:
     """Plan the subscribers who have no next digest yet; return how many are to be looked at."""
     if not force:
-        plan_next_digests(session, now=now)
-    return count_due(session, now=now, force=force)
+        plan_next_digests(session, now=now, shard=shard)
+    return count_due(session, now=now, force=force, shard=shard)
 
 
 def _compose_groups(

@@ -1,8 +1,9 @@
 """What a subscriber was given: their stored digests and the papers in them, read back.
 
-Composing writes a `Digest` and its ledger rows (`DigestItem`) for every digest, mailed or not;
-the manage page and the personal feed read them back through here, newest digest first and
-each digest in rank order (the digest web page reads one digest by id).
+Composing writes a `Digest` for every digest, mailed or not, its papers' ids packed in digest
+order (`Digest.paper_ids`); the manage page and the personal feed read them back through here,
+newest digest first and each digest in its order (the digest web page reads one digest by id).
+What each paper matched is derived again from the digest's stored profile (`stored.py`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.models import Digest, DigestItem, Paper
+from digest import matching
+from digest.models import Digest, Paper, unpack_ids
+
+_CHUNK = 5000  # ids per IN list, well within every database's limit
 
 
 @dataclass(frozen=True)
@@ -55,29 +59,39 @@ def last_digest(session: Session, subscriber_id: int) -> DigestStamp | None:
 
 def papers_changed_at(session: Session, digest_ids: list[int]) -> datetime | None:
     """When a paper of these digests last changed (a new version, a merged field), or None."""
-    if not digest_ids:
-        return None
-    return session.scalar(
-        select(func.max(Paper.last_changed_at))
-        .join(DigestItem, DigestItem.paper_id == Paper.id)
-        .where(DigestItem.digest_id.in_(digest_ids))
-    )
+    ids = sorted({i for _, packed in _packed(session, digest_ids) for i in unpack_ids(packed)})
+    changed = [
+        session.scalar(
+            select(func.max(Paper.last_changed_at)).where(Paper.id.in_(ids[start : start + _CHUNK]))
+        )
+        for start in range(0, len(ids), _CHUNK)
+    ]
+    return max((moment for moment in changed if moment is not None), default=None)
 
 
-GIVEN_COLUMNS = (
-    DigestItem.digest_id, DigestItem.rank, DigestItem.matched_terms, DigestItem.in_title,
-    Paper.key, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.authors, Paper.url,
-    Paper.pdf_url, Paper.code_url,
-)
+@dataclass(frozen=True)
+class GivenPaper:
+    """One paper of one stored digest, as the feed shows it: the paper's own columns and what
+    it matched of the digest's profile (derived again; `rank` counts from 1 in digest order)."""
+
+    digest_id: int
+    rank: int
+    matched_terms: list[Any]
+    in_title: bool
+    key: str
+    arxiv_id: str | None
+    title: str
+    abstract: str
+    authors: list[Any]
+    url: str | None
+    pdf_url: str | None
+    code_url: str | None
 
 
-def newest_items(session: Session, digests: list[DigestStamp], *, limit: int) -> list[Row[Any]]:
-    """The first `limit` papers of these digests, newest digest first, each digest in rank
-    order; only the digests needed to reach `limit` are read.
-
-    Rows of plain columns (GIVEN_COLUMNS, by name: `row.title`, `row.matched_terms`), not ORM
-    objects: a 30-day feed reads some 750 of them on every full request.
-    """
+def newest_items(session: Session, digests: list[DigestStamp], *, limit: int) -> list[GivenPaper]:
+    """The first `limit` papers of these digests, newest digest first, each digest in its
+    order; only the digests needed to reach `limit` are read. A paper deleted since is left
+    out; one that no longer matches the digest's profile shows with no matched terms."""
     needed, count = [], 0
     for stamp in sorted(digests, key=lambda d: (d.scheduled_for, d.id), reverse=True):
         if count >= limit:
@@ -86,13 +100,48 @@ def newest_items(session: Session, digests: list[DigestStamp], *, limit: int) ->
         count += stamp.paper_count
     if not needed:
         return []
-    return list(
-        session.execute(
-            select(*GIVEN_COLUMNS)
-            .join(Paper, Paper.id == DigestItem.paper_id)
-            .join(Digest, Digest.id == DigestItem.digest_id)
-            .where(DigestItem.digest_id.in_(needed))
-            .order_by(Digest.scheduled_for.desc(), Digest.id.desc(), DigestItem.rank)
-            .limit(limit)
-        )
+    rows = session.execute(
+        select(Digest.id, Digest.paper_ids, Digest.keywords).where(Digest.id.in_(needed))
     )
+    stored = {row[0]: (unpack_ids(row[1]), row[2]) for row in rows}
+    wanted = sorted({i for d in needed if d in stored for i in stored[d][0]})
+    papers: dict[int, Paper] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        papers.update((p.id, p) for p in session.scalars(select(Paper).where(Paper.id.in_(chunk))))
+    found: list[GivenPaper] = []
+    for digest_id in needed:
+        ids, keywords = stored.get(digest_id, ([], ""))
+        profile = _profile(keywords)
+        present = [papers[i] for i in ids if i in papers]
+        for rank, paper in enumerate(present, start=1):
+            if len(found) >= limit:
+                return found
+            found.append(_given(digest_id, rank, paper, profile))
+    return found
+
+
+def _profile(keywords: str) -> matching.Profile:
+    """The profile a digest was composed with (an empty one if it no longer parses)."""
+    try:
+        return matching.parse_profile(keywords)
+    except matching.KeywordError:
+        return matching.parse_profile("")
+
+
+def _given(digest_id: int, rank: int, paper: Paper, profile: matching.Profile) -> GivenPaper:
+    document = matching.make_document(paper.title, paper.abstract, paper.authors, paper.categories)
+    match = matching.match(profile, document)
+    return GivenPaper(
+        digest_id, rank, list(match.terms) if match else [], bool(match and match.in_title),
+        paper.key, paper.arxiv_id, paper.title, paper.abstract, list(paper.authors),
+        paper.url, paper.pdf_url, paper.code_url,
+    )  # fmt: skip
+
+
+def _packed(session: Session, digest_ids: list[int]) -> list[tuple[int, bytes]]:
+    """(digest id, packed paper ids) of these digests."""
+    if not digest_ids:
+        return []
+    rows = session.execute(select(Digest.id, Digest.paper_ids).where(Digest.id.in_(digest_ids)))
+    return [(row[0], row[1]) for row in rows]

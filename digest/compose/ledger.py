@@ -1,5 +1,11 @@
-"""The ledger side of composing: what each subscriber was already given, and the set-wise writes
-of a composed batch (claim the slots, insert the digests and their ledger rows).
+"""The ledger side of composing: where each subscriber's last digest ended, and the set-wise
+writes of a composed batch (claim the slots, insert the digests with their papers).
+
+Once per paper, without a row per paper: a digest covers the papers first seen in its window,
+(last_digest_at, end], the claim moves last_digest_at to the window's end, and a paper's
+first_seen_at never changes, so two digests of one subscriber never share a paper. The one case
+where last_digest_at is not the last window's end, a subscriber confirmed anew (it is reset),
+is covered by `last_window_ends`. Each digest stores its papers' ids packed in one column.
 
 Each statement covers the whole batch, so a batch of 1,000 subscribers costs a handful of round
 trips, not thousands; `digests.py` falls back to one subscriber at a time when a statement meets
@@ -9,20 +15,18 @@ a row another planner wrote (ClaimLost, or an IntegrityError on a unique key).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from digest import matching
-from digest.compose.paperpool import Found
+from digest.compose.ranking import Found
 from digest.compose.schedule import Window
 from digest.db import Base
-from digest.models import Digest, DigestItem, Paper, Subscriber
+from digest.models import Digest, Subscriber, pack_ids
 
 
 @dataclass
@@ -33,22 +37,29 @@ class Draft:
     window: Window
     day: date  # the digest's date, in the subscriber's timezone
     profile: matching.Profile | None  # None: unusable keywords; the slot passes, the papers wait
-    found: Found = field(default_factory=list)
-    parts: Any = None  # relevance.Parts (SPEC §10) once arranged; `found` is then parts.ordered()
+    found: Found = field(default_factory=Found)
+    # relevance.Parts (SPEC §10) once arranged; `found.paper_ids` is then parts.ordered()'s ids
+    parts: Any = None
 
 
 class ClaimLost(Exception):
     """Another planner moved a subscriber of the batch past this slot first."""
 
 
-def given(session: Session, subscriber_ids: list[int], since: datetime) -> set[tuple[int, int]]:
-    """(subscriber, paper) pairs already given, for papers first seen after `since`."""
+def last_window_ends(session: Session, subscriber_ids: list[int]) -> dict[int, datetime]:
+    """Where each subscriber's latest digest window ended, for those who have a digest.
+
+    Asked only for subscribers without last_digest_at (confirmed anew after unsubscribing):
+    their first window reaches a period back, and must not reach into a digest they had.
+    """
+    if not subscriber_ids:
+        return {}
     rows = session.execute(
-        select(DigestItem.subscriber_id, DigestItem.paper_id)
-        .join(Paper, and_(Paper.id == DigestItem.paper_id, Paper.first_seen_at > since))
-        .where(DigestItem.subscriber_id.in_(subscriber_ids))
+        select(Digest.subscriber_id, func.max(Digest.window_end))
+        .where(Digest.subscriber_id.in_(subscriber_ids))
+        .group_by(Digest.subscriber_id)
     )
-    return {(row[0], row[1]) for row in rows}
+    return {row[0]: row[1] for row in rows}
 
 
 def claim(session: Session, drafts: list[Draft]) -> None:
@@ -84,7 +95,8 @@ def claim(session: Session, drafts: list[Draft]) -> None:
 
 
 def insert_digests(session: Session, drafts: list[Draft], *, now: datetime) -> dict[int, int]:
-    """Insert one Digest per draft; each subscriber's digest id."""
+    """Insert one Digest per draft, its papers' ids packed in digest order; each subscriber's
+    digest id. One executemany INSERT for the batch (a duplicate slot: IntegrityError)."""
     table = _table(Digest)
     rows = [
         {
@@ -100,68 +112,13 @@ def insert_digests(session: Session, drafts: list[Draft], *, now: datetime) -> d
                 if getattr(draft.parts, "arranged", False)
                 else None
             ),
+            "paper_ids": pack_ids(draft.found.paper_ids),
             "created_at": now,
         }
         for draft in drafts
     ]
     statement = insert(table).returning(table.c.subscriber_id, table.c.id)
     return {row[0]: row[1] for row in session.execute(statement, rows)}
-
-
-ITEM_COLUMNS = ("digest_id", "subscriber_id", "paper_id", "rank", "matched_terms", "in_title")
-
-
-def insert_items(session: Session, drafts: list[Draft], digest_ids: dict[int, int]) -> None:
-    """Write the ledger: every matched paper of every digest, in rank order.
-
-    This is the largest write of composing (about 50 rows per digest). On PostgreSQL with
-    psycopg it is one COPY; elsewhere one executemany INSERT. A row that breaks a unique key
-    raises IntegrityError either way.
-    """
-    rows = (  # a generator: COPY streams the rows without a list of them all
-        (
-            digest_ids[draft.subscriber.id],
-            draft.subscriber.id,
-            paper.id,
-            rank,
-            list(found.terms),
-            found.in_title,
-        )
-        for draft in drafts
-        for rank, (paper, found) in enumerate(draft.found, start=1)
-    )
-    connection = session.connection()
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
-        copy_rows(connection, _table(DigestItem), ITEM_COLUMNS, rows)
-    else:
-        session.execute(
-            insert(_table(DigestItem)), [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in rows]
-        )
-
-
-def copy_rows(
-    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """COPY `rows` into `table` within the connection's transaction (PostgreSQL, psycopg 3).
-
-    Several times faster than an executemany INSERT for hundreds of thousands of rows. A list
-    value is written as JSON. A driver error is raised as SQLAlchemy's own (a unique or foreign
-    key violation as IntegrityError, a lost connection as OperationalError), as the INSERT's
-    would be; the caller's savepoint then rolls it back.
-    """
-    import psycopg
-
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    names = ", ".join(f'"{name}"' for name in columns)
-    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
-    dbapi_connection = connection.connection.dbapi_connection
-    assert dbapi_connection is not None
-    try:
-        with dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[attr-defined]
-            for row in rows:
-                copy.write_row([dumps(v) if isinstance(v, list) else v for v in row])
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def _table(model: type[Base]) -> Table:

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from digest import matching
+from digest.compose.ranking import Found, Pairs, Ranker
 from digest.models import Paper
 from digest.papers.store import papers_first_seen_since
 
 _TICK = timedelta(microseconds=1)
-Found = list[tuple[Paper, matching.Match]]
 
 
 class PaperPool:
@@ -73,19 +73,27 @@ class PaperPool:
         for key, (_, profile) in profiles.items():
             index.add(key, profile)
         found = index.match_all([document for _, document in papers]) if papers else {}
-        return GroupMatches(start, end, [paper for paper, _ in papers], dict(profiles), found)
+        ranker = Ranker([paper for paper, _ in papers])
+        return GroupMatches(start, end, ranker, dict(profiles), found)
 
     def match_one(
-        self, session: Session, profile: matching.Profile, start: datetime, end: datetime
+        self,
+        session: Session,
+        profile: matching.Profile,
+        start: datetime,
+        end: datetime,
+        shown: int,
     ) -> Found:
-        """One profile's matches among the papers first seen in (start, end], oldest first."""
+        """One profile's papers first seen in (start, end], in digest order (the first `shown`
+        with their matches)."""
         self.ensure(session, start, end)
-        found: Found = []
-        for paper, document in self.between(start, end):
+        papers = self.between(start, end)
+        pairs = []
+        for i, (_, document) in enumerate(papers):
             match = matching.match(profile, document)
             if match is not None:
-                found.append((paper, match))
-        return found
+                pairs.append((i, match))
+        return Ranker([paper for paper, _ in papers]).rank(pairs, shown)
 
 
 @dataclass
@@ -94,7 +102,7 @@ class GroupMatches:
 
     start: datetime
     end: datetime
-    papers: list[Paper]
+    ranker: Ranker  # over the group's papers; the indices of `found` point into its list
     profiles: dict[Hashable, tuple[str, matching.Profile]]  # key -> (keywords, parsed profile)
     found: dict[Hashable, list[tuple[int, matching.Match]]]
 
@@ -107,11 +115,10 @@ class GroupMatches:
             return None
         return known[1]
 
-    def between(self, key: Hashable, start: datetime, end: datetime) -> Found:
-        """The (paper, match) pairs of `key` for papers first seen in (start, end], oldest first."""
-        papers = self.papers
-        return [
-            (papers[i], match)
-            for i, match in self.found.get(key, ())
-            if start < papers[i].first_seen_at <= end
-        ]
+    def between(self, key: Hashable, start: datetime, end: datetime, shown: int) -> Found:
+        """`key`'s papers first seen in (start, end], in digest order, the first `shown` with
+        their matches: work in proportion to the matched papers' ids plus what is shown."""
+        pairs: Pairs = self.found.get(key, [])
+        if not (start <= self.start and self.end <= end):  # a window narrower than the group's
+            pairs = self.ranker.within(pairs, start, end)
+        return self.ranker.rank(pairs, shown)

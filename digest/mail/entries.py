@@ -17,6 +17,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from digest import matching
+from digest.matching.matcher import spans
+from digest.matching.text import Field
 
 Segments = tuple[tuple[str, bool], ...]
 
@@ -24,6 +26,7 @@ ABSTRACT_MAX_CHARS = 400
 ABSTRACT_MAX_WORDS = 60
 TITLE_MAX_CHARS = 300
 ENTRY_CACHE_SIZE = 20_000
+FIELD_CACHE_SIZE = 256
 ELLIPSIS = "…"
 _DANGLING = " ,;:-([\u2013\u2014"  # not left before the ellipsis (with en and em dashes)
 
@@ -78,7 +81,7 @@ def safe_url(value: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class _PaperValues:
+class PaperValues:
     """The values of a paper an entry is made of: hashable, so entries can be memoized."""
 
     id: int
@@ -97,10 +100,17 @@ def entry_for(paper: PaperLike, match: matching.Match, profile: matching.Profile
     """The digest entry of a matched paper: cleaned text, trimmed abstract, highlighted terms.
 
     Only the terms that matched the paper are highlighted, so an entry depends on the paper and
-    its match alone, and is memoized on them: composing 100,000 digests highlights each (paper,
-    matched terms) once, however many subscribers share it.
+    its match alone, and is memoized on them. What depends on the paper alone (its cleaned,
+    word-split text, where it is trimmed) and each term's marks in it are computed once per
+    paper and term, however many combinations of terms readers' profiles match it with.
     """
-    values = _PaperValues(
+    return entry_of(paper_values(paper), match, profile)
+
+
+def paper_values(paper: PaperLike) -> PaperValues:
+    """The values of `paper` an entry is made of (a caller making many entries of one paper,
+    as composing does, keeps these instead of reading the paper again each time)."""
+    return PaperValues(
         id=paper.id,
         title=paper.title,
         abstract=paper.abstract or "",
@@ -112,24 +122,93 @@ def entry_for(paper: PaperLike, match: matching.Match, profile: matching.Profile
         published_at=paper.published_at,
         arxiv_id=paper.arxiv_id,
     )
+
+
+def entry_of(values: PaperValues, match: matching.Match, profile: matching.Profile) -> DigestEntry:
+    """entry_for, from the paper's values."""
     terms = tuple(term for term in profile.positives if term.text in match.terms)
     return _entry(values, match, terms)
 
 
+@dataclass
+class _PaperText:
+    """A paper's cleaned text, prepared for highlighting, and the marks each term makes in it."""
+
+    title: str
+    abstract: str
+    cuts: dict[str, int | None]
+    marks: dict[tuple[matching.Term, str], list[tuple[int, int]]]
+
+
+@lru_cache(maxsize=ENTRY_CACHE_SIZE)
+def _paper_text(paper: PaperValues) -> _PaperText:
+    title, abstract = clean_text(paper.title), clean_text(paper.abstract)
+    return _PaperText(
+        title=title,
+        abstract=abstract,
+        cuts={
+            "title": _cut_point(title, TITLE_MAX_CHARS, 10**4),
+            "abstract": _cut_point(abstract, ABSTRACT_MAX_CHARS, ABSTRACT_MAX_WORDS),
+        },
+        marks={},
+    )
+
+
+@lru_cache(maxsize=FIELD_CACHE_SIZE)
+def _field(text: str) -> Field:
+    """A text's words, prepared for finding a term's marks. Kept only for a few papers: a
+    prepared abstract is some 50 KB, and each term's marks are kept once found (`_marks`)."""
+    return Field.of(text)
+
+
+def _marks(text: _PaperText, term: matching.Term, field: str) -> list[tuple[int, int]]:
+    """The character ranges `term` marks in one field (as matching.highlight marks them)."""
+    key = (term, field)
+    found = text.marks.get(key)
+    if found is None:
+        prepared = _field(text.title if field == "title" else text.abstract)
+        found = [
+            prepared.spans[i][:1] + prepared.spans[j - 1][1:]
+            for part in term.parts
+            if part.atom.kind in ("phrase", "prefix") and part.scope in ("any", field)
+            for i, j in spans(part.atom, prepared)
+        ]
+        text.marks[key] = found
+    return found
+
+
+def _highlighted(
+    text: _PaperText, terms: tuple[matching.Term, ...], field: str
+) -> list[tuple[str, bool]]:
+    """The field cut into segments, True where one of `terms` marks it (matching.highlight)."""
+    value = text.title if field == "title" else text.abstract
+    marked = sorted(mark for term in terms for mark in _marks(text, term, field))
+    segments: list[tuple[str, bool]] = []
+    cursor = 0
+    for start, end in marked:
+        if end <= cursor:
+            continue
+        start = max(start, cursor)
+        if start > cursor:
+            segments.append((value[cursor:start], False))
+        if segments and segments[-1][1] and start == cursor:
+            segments[-1] = (segments[-1][0] + value[start:end], True)
+        else:
+            segments.append((value[start:end], True))
+        cursor = end
+    if cursor < len(value):
+        segments.append((value[cursor:], False))
+    return segments
+
+
 @lru_cache(maxsize=ENTRY_CACHE_SIZE)
 def _entry(
-    paper: _PaperValues, match: matching.Match, terms: tuple[matching.Term, ...]
+    paper: PaperValues, match: matching.Match, terms: tuple[matching.Term, ...]
 ) -> DigestEntry:
     """entry_for's work, memoized (everything it reads is in its hashable arguments)."""
-    highlighter = matching.Profile(terms)
-    title_segments = trim_segments(
-        matching.highlight(clean_text(paper.title), highlighter, "title"), TITLE_MAX_CHARS, 10**4
-    )
-    abstract_segments = trim_segments(
-        matching.highlight(clean_text(paper.abstract), highlighter, "abstract"),
-        ABSTRACT_MAX_CHARS,
-        ABSTRACT_MAX_WORDS,
-    )
+    text = _paper_text(paper)
+    title_segments = _trimmed(_highlighted(text, terms, "title"), text.cuts["title"])
+    abstract_segments = _trimmed(_highlighted(text, terms, "abstract"), text.cuts["abstract"])
     arxiv_page = f"https://arxiv.org/abs/{paper.arxiv_id}" if paper.arxiv_id else None
     return DigestEntry(
         paper_id=paper.id,
@@ -151,7 +230,11 @@ def _entry(
 def trim_segments(segments: Sequence[tuple[str, bool]], max_chars: int, max_words: int) -> Segments:
     """Cut highlighted text at a word boundary within both limits, ending it with '…'."""
     text = "".join(part for part, _ in segments)
-    cut = _cut_point(text, max_chars, max_words)
+    return _trimmed(segments, _cut_point(text, max_chars, max_words))
+
+
+def _trimmed(segments: Sequence[tuple[str, bool]], cut: int | None) -> Segments:
+    """The segments cut at `cut` (None: whole), ending with '…' when cut."""
     kept: list[tuple[str, bool]] = []
     position = 0
     for part, hit in segments:

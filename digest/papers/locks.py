@@ -8,6 +8,8 @@ be lost for that subscriber. So storing papers and planning digests never overla
 - On PostgreSQL, planning holds the session-level advisory lock "plan" for its whole run
   (`exclusive`), and every paper-storing transaction takes the same key as a transaction-level
   lock (`fence_planning`) before it stamps anything. Both wait for each other across processes.
+  Planners that share composing (`digest send --shard i/n`) hold the key in shared mode: they
+  run side by side, and storing papers still waits until none runs.
 - On SQLite every write transaction begins with BEGIN IMMEDIATE (see db.py), so writers are
   serialized by the database itself; the stamp is taken once the write lock is held.
 """
@@ -33,12 +35,18 @@ def lock_key(name: str) -> int:
 
 
 @contextmanager
-def exclusive(engine: Engine, name: str, *, wait: bool = False) -> Iterator[bool]:
+def exclusive(
+    engine: Engine, name: str, *, wait: bool = False, shared: bool = False
+) -> Iterator[bool]:
     """Yield True when this process holds the `name` lock (with `wait`, once it does).
 
     On PostgreSQL the lock is an advisory lock, session-level and taken on its own autocommit
     connection, so it spans the job's own transactions and every process; it is released at
     the end, or when the process dies. Elsewhere it is a lock within this process.
+
+    `shared`: several processes may hold it at once (planners that share composing, each its
+    own part of the subscribers); paper storing's `fence_planning` still waits for all of them,
+    and they for it, so every sharer sees the same papers for the whole of its run.
     """
     local = _LOCAL_LOCKS[name]
     if not local.acquire(blocking=wait):
@@ -49,15 +57,16 @@ def exclusive(engine: Engine, name: str, *, wait: bool = False) -> Iterator[bool
             yield True
             return
         key = lock_key(name)
+        kind = "_shared" if shared else ""
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            take = func.pg_advisory_lock(key) if wait else func.pg_try_advisory_lock(key)
-            result = connection.scalar(select(take))
+            verb = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+            result = connection.scalar(select(getattr(func, verb + kind)(key)))
             held = wait or bool(result)
             try:
                 yield held
             finally:
                 if held:
-                    connection.scalar(select(func.pg_advisory_unlock(key)))
+                    connection.scalar(select(getattr(func, "pg_advisory_unlock" + kind)(key)))
     finally:
         local.release()
 

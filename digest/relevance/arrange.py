@@ -29,7 +29,7 @@ from digest.relevance.model import DEFAULT_MODEL
 DIM = 256  # the default model's dimension
 WINDOW_CACHE = 256  # windows kept per run (each a few arrays of ids, ~50 KB for 2,000 papers)
 
-NO_MATCH = matching.Match(terms=(), in_title=False)  # a "You may also like" paper's ledger row
+NO_MATCH = matching.Match(terms=(), in_title=False)  # what a "You may also like" paper matched
 Pair = tuple[Paper, matching.Match]
 
 
@@ -181,7 +181,8 @@ class Relevance:
         """The digest's parts. Without a reader state (nothing liked or rated): all Top matches.
 
         `window` holds the papers suggestions are drawn from, `given` the ids of those already
-        given to this reader (the once-per-paper ledger)."""
+        given to this reader. Composing passes none: a window holds only papers first seen
+        after the reader's last digest, so none of them was in one of their digests."""
         if state is None or state.reader.empty:
             return Parts(top=matched)
         papers = [paper for paper, _ in matched]

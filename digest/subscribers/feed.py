@@ -1,6 +1,6 @@
 """The personal feed (SPEC §11): a subscriber's digests of the last 30 days as one Atom feed.
 
-The feed holds exactly what composing stored, the `Digest` and ledger rows of each digest,
+The feed holds exactly what composing stored, each `Digest` and the papers it holds,
 whether it was mailed (delivery `email`) or not (`feed`), so it has the once-per-paper promise
 of the emails. It is versioned cheaply: `version` reads the digests' ids and counts and when
 their papers last changed; with the ETag remembered for that version (`EtagCache`), a reader's
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from digest.compose import history
@@ -165,7 +164,7 @@ def document(
     return atom.document(feed)
 
 
-def _entry(secret: str, owner: str, row: Row[Any], given_at: datetime) -> atom.Entry:
+def _entry(secret: str, owner: str, row: history.GivenPaper, given_at: datetime) -> atom.Entry:
     """One paper of one digest (a `history.newest_items` row) as an Atom entry."""
     links = []
     arxiv_page = f"https://arxiv.org/abs/{row.arxiv_id}" if row.arxiv_id else None

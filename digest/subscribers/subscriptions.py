@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from digest.compose.digests import schedule_of
 from digest.compose.schedule import first_due
+from digest.compose.stored import stored_matches
 from digest.config import Settings
 from digest.mail.outbox import cancel_for_subscriber
 from digest.mail.render import Renderer
@@ -187,7 +188,7 @@ def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> b
 
 
 def delete_data(session: Session, subscriber: Subscriber) -> None:
-    """Delete the subscriber; the database cascades to digests, their items and the outbox."""
+    """Delete the subscriber; the database cascades to their digests and the outbox."""
     session.delete(subscriber)
     session.flush()
 
@@ -197,6 +198,9 @@ def export_data(subscriber: Subscriber, *, now: datetime) -> dict[str, Any]:
 
     def stamp(value: datetime | None) -> str | None:
         return value.isoformat() if value is not None else None
+
+    session = object_session(subscriber)
+    assert session is not None, "export_data reads the subscriber's digests through its session"
 
     return {
         "exported_at": stamp(now),
@@ -223,12 +227,8 @@ def export_data(subscriber: Subscriber, *, now: datetime) -> dict[str, Any]:
                 "scheduled_for": stamp(digest.scheduled_for),
                 "keywords": digest.keywords,
                 "papers": [
-                    {
-                        "title": item.paper.title,
-                        "url": item.paper.url,
-                        "matched": item.matched_terms,
-                    }
-                    for item in digest.items
+                    {"title": paper.title, "url": paper.url, "matched": list(match.terms)}
+                    for paper, match in stored_matches(session, digest)
                 ],
             }
             for digest in sorted(subscriber.digests, key=lambda d: d.scheduled_for)

@@ -7,6 +7,7 @@ would run every job).
 
 from __future__ import annotations
 
+import gzip
 from datetime import timedelta
 
 from flask import Flask, Response, current_app, render_template, request
@@ -81,6 +82,7 @@ def create_app(
     _register_blueprints(app, csrf)
     _register_error_pages(app)
     app.after_request(_security_headers)
+    app.after_request(_gzip)
     return app
 
 
@@ -111,6 +113,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
         digest_page,
         feed,
         health,
+        help,
         manage,
         metrics,
         rate,
@@ -118,7 +121,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
         unsubscribe,
     )
 
-    pages = (subscribe, confirm, manage, unsubscribe, digest_page, feed, rate, health, admin,
+    pages = (subscribe, confirm, manage, unsubscribe, digest_page, feed, rate, health, help, admin,
              metrics)
     for module in pages:
         app.register_blueprint(module.bp)
@@ -143,6 +146,33 @@ def _security_headers(response: Response) -> Response:
     if request.endpoint != "static":
         # Pages behind tokens must not linger in shared caches or the back/forward cache.
         headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+GZIP_MIN_BYTES = 1024  # smaller bodies gain less than the header and the CPU cost
+GZIP_TYPES = ("text/", "application/json", "application/atom+xml", "application/xml")
+
+
+def _gzip(response: Response) -> Response:
+    """Compress a text body of 1 KB or more for clients that accept gzip (Vary says so).
+
+    Streamed and already-encoded responses pass untouched; so does anything smaller, such as
+    the RFC 8058 one-click answer, which mail providers read in full.
+    """
+    response.vary.add("Accept-Encoding")
+    if (
+        response.direct_passthrough
+        or response.is_streamed
+        or "Content-Encoding" in response.headers
+        or not (response.mimetype or "").startswith(GZIP_TYPES)
+        or not request.accept_encodings["gzip"]  # its quality: 0 when absent or refused
+    ):
+        return response
+    body = response.get_data()
+    if len(body) < GZIP_MIN_BYTES:
+        return response
+    response.set_data(gzip.compress(body, compresslevel=6))
+    response.headers["Content-Encoding"] = "gzip"
     return response
 
 

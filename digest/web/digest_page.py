@@ -8,11 +8,10 @@ from typing import Any
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from digest import matching
-from digest.mail.entries import DigestEntry, entry_for
-from digest.models import Digest, DigestItem
+from digest.compose.stored import stored_entries
+from digest.mail.entries import DigestEntry
+from digest.models import Digest
 from digest.tokens import rate_url
 from digest.web.context import subscriber_for, web
 
@@ -26,13 +25,11 @@ def digest_page(token: str) -> ResponseReturnValue:
     with context.services.reads.begin() as session:
         subscriber, data = subscriber_for(session, "digest", token, lock=False)
         digest = session.scalars(
-            select(Digest)
-            .where(Digest.id == data.object_id, Digest.subscriber_id == subscriber.id)
-            .options(selectinload(Digest.items).selectinload(DigestItem.paper))
+            select(Digest).where(Digest.id == data.object_id, Digest.subscriber_id == subscriber.id)
         ).one_or_none()
         if digest is None:
             abort(404)
-        entries = _entries(digest)
+        entries = stored_entries(session, digest)
         manage_token = context.tokens.make("manage", subscriber)
         rate: dict[int, tuple[str, str]] = {}
         if context.services.settings.relevance:  # SPEC §10: a pair of rating links per paper
@@ -73,19 +70,3 @@ def _sections(
         ("Also matched your keywords", "line", lines),
     )
     return [run for run in runs if run[2]]
-
-
-def _entries(digest: Digest) -> list[DigestEntry]:
-    """Each stored item as the email shows it, highlighted with the profile it was composed with."""
-    try:
-        profile = matching.parse_profile(digest.keywords)
-    except matching.KeywordError:
-        profile = matching.parse_profile("")
-    return [
-        entry_for(
-            item.paper,
-            matching.Match(terms=tuple(item.matched_terms), in_title=item.in_title),
-            profile,
-        )
-        for item in digest.items
-    ]

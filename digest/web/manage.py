@@ -25,10 +25,11 @@ from digest.subscribers.subscriptions import (
     resume,
     subscribe,
 )
-from digest.subscribers.validation import Preferences, SubscriptionRequest, timezone_names
+from digest.subscribers.validation import Preferences, SubscriptionRequest
 from digest.tokens import feed_url
 from digest.web.context import button_page, mail_queued, mailing, now, subscriber_for, web
 from digest.web.forms import LIMITS, ActionForm, PreferencesForm
+from digest.web.help import COMMON_TIMEZONES
 
 bp = Blueprint("manage", __name__, url_prefix="/manage/<token>")
 
@@ -156,7 +157,7 @@ def _page(
         token=token,
         form=form,
         action=ActionForm(),
-        timezones=timezone_names(),
+        timezones=COMMON_TIMEZONES,
         limits=LIMITS,
         next_digest=next_digest_due(subscriber, now=now()) if active else None,
         unsubscribe_token=context.tokens.make("unsubscribe", subscriber),

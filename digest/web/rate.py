@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from digest.models import Digest, DigestItem, Paper, Subscriber
+from digest.compose.stored import digest_papers
+from digest.models import Digest, Paper, Subscriber
 from digest.relevance import feedback
 from digest.tokens import TokenData
 from digest.web.context import now, subscriber_for, web
@@ -85,7 +86,7 @@ def _answer(
 def _rows(session: Session, subscriber: Subscriber, digest: Digest) -> list[Row]:
     """Every paper of the digest with the subscriber's rating and a token per button."""
     tokens = web().tokens
-    papers = [item.paper for item in digest.items]
+    papers = digest_papers(session, digest)
     ratings = feedback.ratings_of(session, subscriber.id, [p.id for p in papers])
     return [
         Row(
@@ -104,13 +105,11 @@ def _load(session: Session, token: str) -> tuple[Subscriber, TokenData, Paper, D
         abort(404)
     subscriber, data = subscriber_for(session, "rate", token)
     digest = session.scalars(
-        select(Digest)
-        .where(Digest.id == data.extra[0], Digest.subscriber_id == subscriber.id)
-        .options(selectinload(Digest.items).selectinload(DigestItem.paper))
+        select(Digest).where(Digest.id == data.extra[0], Digest.subscriber_id == subscriber.id)
     ).one_or_none()
     paper = (
-        next((i.paper for i in digest.items if i.paper_id == data.object_id), None)
-        if digest
+        session.get(Paper, data.object_id)
+        if digest is not None and data.object_id in digest.paper_id_list
         else None
     )
     if digest is None or paper is None:

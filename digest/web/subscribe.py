@@ -9,10 +9,11 @@ from sqlalchemy.exc import IntegrityError
 from digest.matching import parse_profile
 from digest.relevance import feedback
 from digest.subscribers.subscriptions import find_subscriber, subscribe
-from digest.subscribers.validation import SubscriptionRequest, timezone_names
+from digest.subscribers.validation import SubscriptionRequest
 from digest.web.check import CheckBusy, CheckResult, run_check
 from digest.web.context import mail_queued, mailing, now, web
 from digest.web.forms import LIMITS, SubscribeForm, defaults_for
+from digest.web.help import COMMON_TIMEZONES
 
 bp = Blueprint("subscribe", __name__)
 
@@ -29,7 +30,7 @@ def _page(
             "web/subscribe.html",
             form=form,
             check=check,
-            timezones=timezone_names(),
+            timezones=COMMON_TIMEZONES,
             limits=LIMITS,
         ),
         status,

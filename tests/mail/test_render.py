@@ -357,3 +357,47 @@ def test_text_is_wrapped_at_72_columns_without_breaking_urls() -> None:
     assert url in lines
     assert lines[-3:] == ["tail", "", "second paragraph"]
     assert " ".join(wrap(text).split()) == " ".join(text.split())
+
+
+FRAGMENT_CASES = [
+    paper(1, upvotes=12, code_url="https://github.com/x/y"),
+    paper(2, title=f"Robots {HOSTILE} & diffusion", abstract=LONG_ABSTRACT + " <b>robots</b>"),
+    paper(3, abstract="", upvotes=0, title="Robotic diffusion, robot arms"),
+    paper(4, url=None, pdf_url=None, arxiv_id=None, authors=[]),
+]
+
+
+@pytest.mark.parametrize(
+    "keywords", ["robot*", "diffusion\nrobot*", "diffusion policy\ntitle:robot*", "pretraining"]
+)
+def test_a_fragment_from_its_papers_shell_equals_the_template_rendered_directly(
+    renderer, keywords
+) -> None:
+    for entry in match_papers(FRAGMENT_CASES, parse_profile(keywords)):
+        fragment = renderer._render_fragment(entry)
+        direct = renderer._render_shell(entry)  # the templates rendered on the entry itself
+        assert (fragment.html, fragment.text) == (direct.html, direct.text)
+
+
+def test_entries_highlight_exactly_as_matching_highlight_does() -> None:
+    from digest import matching
+    from digest.mail.entries import (
+        ABSTRACT_MAX_CHARS,
+        ABSTRACT_MAX_WORDS,
+        TITLE_MAX_CHARS,
+        clean_text,
+        trim_segments,
+    )
+
+    profile = parse_profile("diffusion\nrobot*\nlarge video corpora\nabstract:sample")
+    for entry in match_papers(FRAGMENT_CASES, profile):
+        source = next(p for p in FRAGMENT_CASES if p.id == entry.paper_id)
+        terms = matching.Profile(
+            tuple(t for t in profile.positives if t.text in entry.matched_terms)
+        )
+        title = matching.highlight(clean_text(source.title), terms, "title")
+        abstract = matching.highlight(clean_text(source.abstract), terms, "abstract")
+        assert entry.title_segments == trim_segments(title, TITLE_MAX_CHARS, 10**4)
+        assert entry.abstract_segments == trim_segments(
+            abstract, ABSTRACT_MAX_CHARS, ABSTRACT_MAX_WORDS
+        )

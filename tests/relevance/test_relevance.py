@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from web_support import csrf_from, make_app
 
 from digest.compose.digests import compose_due
+from digest.compose.stored import digest_papers, stored_matches
 from digest.feeds import parse_feed
 from digest.models import (
     Digest,
-    DigestItem,
     LikedPaper,
     OutboxMessage,
     Paper,
@@ -91,7 +91,7 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
     client = app.test_client()
     with services.sessions() as session:
         digest = session.scalars(select(Digest).where(Digest.subscriber_id == sid)).one()
-        shown = {item.paper_id: item.paper for item in digest.items}
+        shown = {paper.id: paper for paper in digest_papers(session, digest)}
     # GET changes nothing (mail scanners); a POST without the CSRF token is refused.
     first_more = next(path for kind, path in links if kind == "More")
     page = client.get(first_more)
@@ -162,18 +162,18 @@ def test_rating_a_digest_makes_the_next_one_better(services, feeds_dir: Path) ->
             select(Digest).where(Digest.subscriber_id == sid).order_by(Digest.id.desc())
         ).first()
         assert second is not None and second.parts
-        items = {item.paper_id: item for item in second.items}
-        papers = {pid: item.paper for pid, item in items.items()}
+        items = {paper.id: match for paper, match in stored_matches(session, second)}
+        papers = {paper.id: paper for paper in digest_papers(session, second)}
     summary = json.loads(second.parts)
     sunk = [papers[pid] for pid in summary["also_matched"]]
     assert sunk and all(not any(c.startswith("cs.SE") for c in p.categories) for p in sunk[:3])
     # A close paper no keyword matched is suggested, with the liked paper as its reason, and
-    # recorded in the ledger like every other paper of the digest (once per paper).
+    # stored with the digest like every other paper of it (once per paper).
     suggested = {papers[int(pid)].title: reason for pid, reason in summary["also_like"].items()}
     assert "Rule-based OWL Modeling with ROWLTab Protege Plugin" in suggested
     assert set(suggested.values()) == {"Modeling OWL with Rules: The ROWL Protege Plugin"}
     for pid in summary["also_like"]:
-        assert items[int(pid)].matched_terms == []
+        assert items[int(pid)].terms == ()  # re-matched: no keyword matches a suggestion
     assert "You may also like" in text and "You may also like" in html
     assert 'Why it is here: like "Modeling OWL with Rules: The ROWL Protege Plugin"' in text
     assert "Why it is here: like <em>Modeling OWL with Rules: The ROWL Protege Plugin</em>" in html
@@ -245,4 +245,5 @@ def test_relevance_off_gives_the_plain_digest(services, feeds_dir: Path) -> None
     html, text = latest_email(off, sid)
     assert "like this" not in html and "Top matches" not in text
     with off.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(DigestItem)) > 0
+        [digest] = session.scalars(select(Digest).where(Digest.subscriber_id == sid))
+        assert digest.paper_id_list and digest.parts is None

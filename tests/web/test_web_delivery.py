@@ -21,7 +21,7 @@ from web_support import (
 )
 
 from digest.mail import outbox as mail_outbox
-from digest.models import Digest, DigestItem
+from digest.models import Digest, pack_ids
 from digest.tokens import Tokens
 
 
@@ -110,11 +110,9 @@ def test_the_manage_page_shows_the_feed_the_last_digest_and_the_next(
     at = clock.now - timedelta(hours=2)
     with services.sessions.begin() as session:
         digest = Digest(subscriber_id=ada.id, scheduled_for=at, window_start=at - timedelta(1),
-                        window_end=at, paper_count=1, keywords="robot*", created_at=at)
+                        window_end=at, paper_count=1, keywords="robot*", created_at=at,
+                        paper_ids=pack_ids([paper.id]))
         session.add(digest)
-        session.flush()
-        session.add(DigestItem(digest_id=digest.id, subscriber_id=ada.id, paper_id=paper.id,
-                               rank=1, matched_terms=["robot*"], in_title=True))
     update_subscriber(services.sessions, last_digest_at=at)
     page = client.get(_manage(tokens, ada)).get_data(as_text=True)
     last = "Last digest: <strong>Monday 27 April 2026 at 07:00 (Europe/Paris)</strong>, 1 paper."

@@ -44,8 +44,9 @@ def test_the_page_offers_every_field_prefilled_with_the_configured_defaults(serv
     assert '<input type="radio" name="frequency" value="daily" checked>' in page
     assert '<input type="radio" name="frequency" value="weekly">' in page
     assert 'name="send_time" value="06:45"' in page
-    assert '<option value="Asia/Tokyo" selected>' in page
-    assert page.count("<option value=") > 400  # the real IANA list, not a handful
+    assert 'name="timezone" value="Asia/Tokyo" list="timezone-list"' in page
+    assert '<option value="Europe/Berlin">' in page  # common zones inline, the rest linked
+    assert 'href="/help/timezones"' in page and 'href="/help/keywords"' in page
     for label in ("email", "keywords", "weekday", "send_time", "timezone"):
         assert f'<label for="{label}">' in page
     for example in ("reinforcement learning", "robot*", "diffusion AND driving", "-survey",
@@ -146,7 +147,7 @@ def test_the_form_comes_back_with_the_typed_values_escaped(client):
     assert '<input type="radio" name="frequency" value="weekly" checked>' in page
     assert '<option value="friday" selected>' in page
     assert 'value="21:15"' in page
-    assert '<option value="Asia/Kolkata" selected>' in page
+    assert 'name="timezone" value="Asia/Kolkata"' in page
 
 
 def test_a_request_body_over_64_kib_is_refused(client, services):
@@ -228,3 +229,41 @@ def test_behind_a_trusted_proxy_the_limit_counts_each_forwarded_client(services,
     assert from_client("203.0.113.1", "a@example.org").status_code == 200
     assert from_client("203.0.113.2", "b@example.org").status_code == 200
     assert from_client("203.0.113.1", "c@example.org").status_code == 429
+
+
+def test_the_page_is_small_and_the_full_lists_have_pages_of_their_own(client) -> None:
+    page = client.get("/")
+    assert len(page.data) < 15_000  # before compression
+    zones = client.get("/help/timezones")
+    assert zones.get_data(as_text=True).count("<code>") > 400  # the real IANA list
+    assert "<code>Asia/Kolkata</code>" in zones.get_data(as_text=True)
+    guide = client.get("/help/keywords").get_data(as_text=True)
+    for example in ("robot*", "diffusion AND driving", "-survey", "category:cs.RO"):
+        assert f"<code>{example}</code>" in guide
+    assert zones.headers["Cache-Control"] == "public, max-age=86400"
+
+
+def test_a_timezone_typed_outside_the_suggestions_is_accepted(client, services) -> None:
+    answer = subscribe(client, timezone="America/Argentina/Cordoba")
+    assert answer.status_code == 200
+    assert subscriber(services.sessions).timezone == "America/Argentina/Cordoba"
+
+
+def test_pages_are_gzipped_for_clients_that_accept_it(client) -> None:
+    import gzip
+
+    plain = client.get("/")
+    packed = client.get("/", headers={"Accept-Encoding": "br, gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    for answer in (plain, packed):
+        assert "Accept-Encoding" in answer.headers["Vary"]
+    assert len(packed.data) < len(plain.data) / 2
+    # The CSRF token differs per response; everything else is the same page.
+    strip = re.compile(r'name="csrf_token" value="[^"]+"')
+    unpacked = gzip.decompress(packed.data).decode()
+    assert strip.sub("", unpacked) == strip.sub("", plain.get_data(as_text=True))
+    refused = client.get("/", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers
+    small = client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers  # under 1 KB: sent as it is
