@@ -71,9 +71,10 @@ class Client:
 
 
 @contextmanager
-def digest_serve(env: dict[str, str], *args: str) -> Iterator[str]:
-    """Run `digest serve` with `env` on a free port; yield its base URL; stop it at the end."""
-    port = free_port()
+def digest_serve(env: dict[str, str], *args: str, port: int | None = None) -> Iterator[str]:
+    """Run `digest serve` with `env` on `port` (default: a free one); yield its base URL; stop it
+    at the end."""
+    port = port or free_port()
     script = Path(sys.executable).with_name("digest")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "digest.cli"]
     process = subprocess.Popen(

@@ -3,17 +3,13 @@ at desktop and phone widths, with a month of history in the database."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from browser_support import ARTIFACTS, CHROMIUM_ARGS
 from ops_support import month_of_history
-from smtp_fixture import free_port
-from test_subscribe_flow import ARTIFACTS, CHROMIUM_ARGS, ROOT, _answers, _wait_until
+from serve_support import digest_serve, free_port
 
 from digest.db import utcnow
 from digest.operate.password import set_password
@@ -30,22 +26,9 @@ def server(cli_env, sessions) -> Iterator[str]:
     with sessions.begin() as session:
         set_password(session, PASSWORD, now=now)
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **cli_env, "DIGEST_BASE_URL": base_url, "DIGEST_FEEDS": "/nonexistent"}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from digest.cli import main; main()", "serve", "--port", str(port)],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        _wait_until(lambda: _answers(f"{base_url}/healthz"), 30, "digest serve did not start")
+    env = {**cli_env, "DIGEST_BASE_URL": f"http://127.0.0.1:{port}", "DIGEST_FEEDS": "/nonexistent"}
+    with digest_serve(env, port=port) as base_url:
         yield base_url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 @pytest.mark.parametrize("width,shown", [(1280, "wide"), (390, "narrow")])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from browser_support import ARTIFACTS, CHROMIUM_ARGS
 from smtp_fixture import free_port
 from waitress import create_server
 from web_support import add_subscriber, make_app
@@ -19,10 +20,6 @@ from web_support import add_subscriber, make_app
 from digest import pipeline
 from digest.tokens import Tokens
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 FEED = "arxiv-rss-cs.AI-2026-04-27-excerpt.xml"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -14,14 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browser_support import ARTIFACTS, CHROMIUM_ARGS, ROOT
 from smtp_fixture import SmtpServer, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
