@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -71,13 +73,65 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("timeout", 30)
+        connect_args.setdefault("factory", _writer_connection(database or ":memory:"))
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+# SQLite serialises writers with one lock per database file. A waiting writer polls for it,
+# sleeping 1, 2, 5 … up to 100 ms between tries, so the threads of one busy process (waitress
+# answering sign-ups, the scheduler delivering) leave it idle between them and the unlucky
+# thread waits for a second or more. Within a process they queue on a Python lock instead,
+# taken at BEGIN IMMEDIATE and handed on the moment a transaction commits or rolls back. Other
+# processes still meet at SQLite's own lock.
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+WRITER_WAIT_SECONDS = 30  # then leave it to SQLite's busy timeout, which reports the failure
+
+
+def _writer_connection(database: str) -> type[sqlite3.Connection]:
+    """The sqlite3 connection class for this database file: releases its writer lock."""
+    key = database if database == ":memory:" else str(Path(database).resolve())
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.setdefault(key, threading.Lock())
+
+    class WriterConnection(sqlite3.Connection):
+        writer_lock = lock
+        holds_writer_lock = False
+
+        def begin_writing(self) -> None:
+            self.holds_writer_lock = self.writer_lock.acquire(timeout=WRITER_WAIT_SECONDS)
+
+        def done_writing(self) -> None:
+            if self.holds_writer_lock:
+                self.holds_writer_lock = False
+                self.writer_lock.release()
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            finally:
+                self.done_writing()
+
+        def rollback(self) -> None:
+            try:
+                super().rollback()
+            finally:
+                self.done_writing()
+
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                self.done_writing()
+
+    return WriterConnection
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -102,7 +156,16 @@ def _sqlite_begin(connection: Any) -> None:
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
     else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = connection.connection.dbapi_connection
+        queued = hasattr(dbapi_connection, "begin_writing")  # not with a caller's own factory
+        if queued:
+            dbapi_connection.begin_writing()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if queued:
+                dbapi_connection.done_writing()
+            raise
 
 
 @contextmanager

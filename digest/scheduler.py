@@ -13,11 +13,16 @@ FOR UPDATE SKIP LOCKED). On SQLite run one scheduler process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
-from datetime import UTC
+import time
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -35,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 PLAN_EVERY_MINUTES = 5
 DELIVER_EVERY_SECONDS = 30
+WAKE_AFTER_SECONDS = 0.25  # Delivery.wake: how long a burst of page mail may gather
 HOUSEKEEPING_EVERY_MINUTES = 1
 
 
@@ -66,6 +72,58 @@ def deliver_job(services: Services) -> None:
     outbox.deliver(services, worker_id=f"scheduler:{socket.gethostname()}:{os.getpid()}")
 
 
+class Delivery:
+    """The delivery job of one scheduler, and `wake()` for pages whose mail should go soon.
+
+    `wake()` runs the job WAKE_AFTER_SECONDS from now, so that the confirmations of a burst of
+    sign-ups go out in one run over one SMTP connection rather than one run each (at 100
+    sign-ups a second, a run per message cost the web process a third of its time). While a run
+    is in hand a wake only asks it to go round once more: a run stops when it finds the queue
+    empty, and mail queued just after its last look would otherwise wait for the next tick.
+    Waking APScheduler then would only make it log "maximum number of running instances
+    reached", once per sign-up.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.scheduler: BaseScheduler | None = None
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+        self._woken_for: datetime | None = None  # the run a wake has already asked for
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._running = True
+            self._again = False
+            self._woken_for = None
+        try:
+            while True:
+                deliver_job(self.services)
+                with self._lock:
+                    if not self._again:
+                        return
+                    self._again = False
+                time.sleep(WAKE_AFTER_SECONDS)  # let the burst that woke us gather
+        finally:
+            with self._lock:
+                self._running = False
+
+    def wake(self) -> None:
+        """Deliver what was just queued, within about WAKE_AFTER_SECONDS."""
+        now = utcnow()
+        with self._lock:
+            if self._running:
+                self._again = True
+                return
+            if self._woken_for is not None and self._woken_for > now:
+                return  # a run is coming; asking again would only push it back
+            self._woken_for = now + timedelta(seconds=WAKE_AFTER_SECONDS)
+            due = self._woken_for
+        if self.scheduler is not None:
+            self.scheduler.modify_job("deliver", next_run_time=due)
+
+
 def housekeeping_job(services: Services) -> None:
     """Put messages claimed by a killed worker back in the queue once their claim has lapsed."""
     with services.sessions.begin() as session:
@@ -80,7 +138,9 @@ def purge_job(services: Services) -> None:
         logger.info("purged %d message bodies and %d old outbox rows", bodies, rows)
 
 
-def add_jobs(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
+def add_jobs(
+    scheduler: BaseScheduler, services: Services, delivery: Delivery | None = None
+) -> BaseScheduler:
     """Register the five jobs. Every job has coalesce=True and max_instances=1 on purpose."""
     # coalesce: after a pause (laptop asleep, process stopped) several missed runs become one;
     # running each of them in a row would only repeat the same work. max_instances=1: a slow run
@@ -105,10 +165,11 @@ def add_jobs(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
         misfire_grace_time=None,
         **common,
     )
+    delivery = delivery or Delivery(services)
+    delivery.scheduler = scheduler
     scheduler.add_job(
-        deliver_job,
+        delivery,
         IntervalTrigger(seconds=DELIVER_EVERY_SECONDS, timezone=UTC),
-        args=[services],
         id="deliver",
         next_run_time=utcnow(),
         misfire_grace_time=None,
@@ -133,25 +194,36 @@ def add_jobs(scheduler: BaseScheduler, services: Services) -> BaseScheduler:
     return scheduler
 
 
-def start_scheduler(services: Services) -> BackgroundScheduler:
+def start_scheduler(
+    services: Services, delivery: Delivery | None = None
+) -> BackgroundScheduler:
     """Start the jobs in background threads (for `digest serve`); the caller shuts it down."""
     scheduler = BackgroundScheduler(timezone=UTC)
-    add_jobs(scheduler, services)
+    add_jobs(scheduler, services, delivery)
     scheduler.start()
     return scheduler
 
 
-def run_scheduler(services: Services) -> None:
+def run_scheduler(services: Services, wake_from: BinaryIO | None = None) -> None:
     """Run the jobs in this process until SIGTERM or SIGINT, then stop cleanly.
 
     The signal only sets an event (from a thread: see signals.py); the shutdown happens here in
     the main thread. (Calling `shutdown(wait=True)` from inside a handler can deadlock: the
     interrupted main thread may hold a scheduler lock that a finishing job thread needs.) That
     is why this runs a BackgroundScheduler and waits, rather than a BlockingScheduler.
+
+    With `wake_from` (the pipe from `digest serve`, see SchedulerProcess) every byte read wakes
+    the delivery job, and the end of the stream, the parent gone, stops the scheduler.
     """
     stop_requested = threading.Event()
+    delivery = Delivery(services)
     with stop_on_signals(stop_requested, logger, "%s received, stopping the scheduler"):
-        scheduler = start_scheduler(services)
+        scheduler = start_scheduler(services, delivery)
+        if wake_from is not None:
+            threading.Thread(
+                target=_read_wakes, args=(wake_from, delivery, stop_requested),
+                name="wake-reader", daemon=True,
+            ).start()  # fmt: skip
         logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
         # Wake every second rather than wait untimed: a process-directed signal may be taken by
         # one of the scheduler's threads, and an untimed lock wait in the main thread is then
@@ -161,3 +233,114 @@ def run_scheduler(services: Services) -> None:
         # wait=True: the job in hand (a delivery mid-batch) finishes rather than being cut off.
         scheduler.shutdown(wait=True)
         logger.info("scheduler stopped")
+
+
+def _read_wakes(stream: BinaryIO, delivery: Delivery, stop: threading.Event) -> None:
+    """Wake delivery for every chunk read; stop the scheduler at the end of the stream."""
+    read = getattr(stream, "read1", stream.read)
+    try:
+        while read(4096):
+            delivery.wake()
+    except (OSError, ValueError):
+        pass  # the pipe broke: as good as closed
+    if not stop.is_set():
+        logger.info("digest serve has gone; stopping the scheduler")
+        stop.set()
+
+
+class SchedulerProcess:
+    """`digest serve`'s scheduler, run as a child process (`digest scheduler --wake-on-stdin`).
+
+    The scheduler's jobs deliver the mail the pages queue (a confirmation per sign-up) and
+    compose digests; in the web process they would take turns with the pages under one GIL (a
+    third of its time went to delivering confirmations at 100 sign-ups a second). As a child it
+    runs on another core. `wake()` writes a byte to its standard input, so mail queued by a page
+    goes out within a fraction of a second; closing that pipe stops it, and it stops by itself
+    when this process dies, even by SIGKILL (the pipe closes). A child that exits on its own is
+    logged and started again after RESTART_AFTER_SECONDS. It has its own session, so Ctrl-C in
+    a terminal reaches only `digest serve`, which then stops it.
+    """
+
+    RESTART_AFTER_SECONDS = 5.0
+    STOP_WAIT_SECONDS = 60.0
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        # `digest` as this interpreter runs it, wherever the console script was installed.
+        self.command = command or [
+            sys.executable, "-c", "from digest.cli import main; main()",
+            "scheduler", "--wake-on-stdin",
+        ]  # fmt: skip
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._woken_at = -1e9  # time.monotonic() of the last byte written
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None before start)."""
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> SchedulerProcess:
+        """Start the child and a thread that starts it again if it exits on its own."""
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="scheduler-watch", daemon=True)
+        self._watcher.start()
+        return self
+
+    def _spawn(self) -> None:
+        # The command is this interpreter and a fixed argument list, never user input.
+        process = subprocess.Popen(  # noqa: S603
+            self.command, stdin=subprocess.PIPE, start_new_session=True
+        )
+        assert process.stdin is not None
+        os.set_blocking(process.stdin.fileno(), False)  # a wake never blocks a page
+        with self._lock:
+            self._process = process
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            assert process is not None
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            logger.error(
+                "the scheduler process exited with code %s; starting it again in %.0f s",
+                code, self.RESTART_AFTER_SECONDS,
+            )  # fmt: skip
+            if self._stopping.wait(self.RESTART_AFTER_SECONDS):
+                return
+            self._spawn()
+
+    def wake(self) -> None:
+        """Have the child deliver what was just queued (one byte per WAKE_AFTER_SECONDS is
+        enough: the child gathers what is queued meanwhile into the same run)."""
+        moment = time.monotonic()
+        with self._lock:
+            if moment - self._woken_at < WAKE_AFTER_SECONDS / 2:
+                return
+            self._woken_at = moment
+            process = self._process
+            if process is None or process.stdin is None or process.poll() is not None:
+                return  # not running: the watcher restarts it, and it delivers at start
+            # A full pipe has wakes enough; a broken one means the child is being restarted.
+            with contextlib.suppress(BlockingIOError, BrokenPipeError, ValueError):
+                os.write(process.stdin.fileno(), b"w")
+
+    def stop(self) -> None:
+        """Close the pipe (the child finishes the job in hand and stops); SIGKILL after a minute."""
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(self.STOP_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            logger.error("the scheduler process did not stop within a minute; killing it")
+            process.kill()
+            process.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -60,8 +61,14 @@ def send(lazy: LazyServices, force: bool, dry_run: bool, shard: str | None) -> N
 
 
 @main.command("scheduler")
+@click.option(
+    "--wake-on-stdin",
+    is_flag=True,
+    hidden=True,
+    help="Run as `digest serve`'s child: each byte read wakes delivery; end of input stops.",
+)
 @pass_services
-def scheduler(lazy: LazyServices) -> None:
+def scheduler(lazy: LazyServices, wake_on_stdin: bool) -> None:
     """Run the scheduler alone (fetch, plan, deliver) until SIGTERM or Ctrl-C.
 
     For deployments that serve `wsgi:app` with gunicorn. Against PostgreSQL several may run;
@@ -73,6 +80,9 @@ def scheduler(lazy: LazyServices) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     services = lazy.get()
+    if wake_on_stdin:
+        run_scheduler(services, wake_from=sys.stdin.buffer)
+        return
     if services.engine.dialect.name == "sqlite":
         logging.getLogger("digest.scheduler").warning(
             "SQLite: run only one scheduler (or `digest serve`) at a time; "

@@ -11,6 +11,7 @@ TLS is always verified: the server's certificate must chain to a trusted CA (the
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import smtplib
 import socket
@@ -80,6 +81,18 @@ def make_sender(settings: Settings) -> Sender:
     return FileSender(settings.mail_dir, return_path=settings.bounce_address is not None)
 
 
+@functools.lru_cache(maxsize=8)
+def _tls_context(
+    cafile: str | None, _cert_file: str | None, _cert_dir: str | None
+) -> ssl.SSLContext:
+    """create_default_context verifies the chain and the hostname; without a cafile it trusts
+    the system's CAs (and honours SSL_CERT_FILE / SSL_CERT_DIR, as OpenSSL does).
+
+    Made once per process: loading the CA store costs milliseconds, and `digest serve` opens a
+    sender for every few confirmations. (A changed CA bundle is read at the next start.)"""
+    return ssl.create_default_context(cafile=cafile)
+
+
 def reply_error(code: int, reply: bytes | str, stage: str) -> Exception:
     """The exception for an SMTP reply: '451 4.3.0 mailbox busy (RCPT)'."""
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
@@ -104,10 +117,7 @@ class SMTPSender:
     ) -> None:
         self.config = config
         self.local_hostname = local_hostname or "localhost"
-        cafile = str(config.cafile) if config.cafile is not None else None
-        # create_default_context verifies the chain and the hostname; without a cafile it trusts
-        # the system's CAs (and honours SSL_CERT_FILE / SSL_CERT_DIR, as OpenSSL does).
-        self.ssl_context = ssl_context or ssl.create_default_context(cafile=cafile)
+        self._ssl_context = ssl_context
         self._monotonic = monotonic
         self._sleep = sleep
         self._conn: smtplib.SMTP | None = None
@@ -117,6 +127,18 @@ class SMTPSender:
         # no digest is lost to a typo. One attempt per run, though: retrying the same wrong
         # password for every message could get the account locked.
         self._login_refused: ConnectionFailure | None = None
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS settings, made when a connection first needs them (plain SMTP never does)."""
+        if self._ssl_context is None:
+            cafile = self.config.cafile
+            self._ssl_context = _tls_context(
+                str(cafile) if cafile is not None else None,
+                os.environ.get("SSL_CERT_FILE"),  # part of the key: OpenSSL reads them at
+                os.environ.get("SSL_CERT_DIR"),  # creation, so a change gets a new context
+            )
+        return self._ssl_context
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> None:
         """Deliver one message; a connection found dead before MAIL is reopened once."""

@@ -8,6 +8,7 @@ outbox, never sent here.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from digest.config import Settings
 from digest.mail.outbox import cancel_for_subscriber
 from digest.mail.render import Renderer
 from digest.models import Subscriber
+from digest.relevance import feedback
 
 # The notices and the validation lived here before their own modules; callers still import
 # them from here (`name as name` marks a re-export).
@@ -81,8 +83,12 @@ def subscribe(
     now: datetime,
     tokens: Tokens,
     renderer: Renderer,
+    liked: Sequence[str] | None = None,
 ) -> str:
     """Start (or restart) double opt-in; return what happened, never shown to the visitor.
+
+    `liked` (SPEC §10, None when relevance is off): the papers the form named, stored with the
+    preferences, i.e. only on `confirm_sent`; a subscribed address changes nothing here.
 
     Outcomes: `confirm_sent` (new or pending address: preferences stored, a fresh confirmation
     queued), `rejoin_sent` (unsubscribed: nothing stored changes, SPEC §4; the confirmation
@@ -99,6 +105,7 @@ def subscribe(
         queue_rejoin(session, settings, subscriber, request.preferences,
                      now=now, tokens=tokens, renderer=renderer)
         return "rejoin_sent"
+    created = subscriber is None
     if subscriber is None:
         subscriber = Subscriber(
             email=request.email, status="pending", token_nonce=new_nonce(), created_at=now
@@ -108,6 +115,8 @@ def subscribe(
     apply_preferences(subscriber, request.preferences)
     session.flush()
     queue_confirmation(session, settings, subscriber, now=now, tokens=tokens, renderer=renderer)
+    if liked is not None and (liked or not created):  # a new address has no likes to clear
+        feedback.set_liked(session, subscriber.id, liked, now=now)
     return "confirm_sent"
 
 

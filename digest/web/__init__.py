@@ -24,6 +24,7 @@ from digest.services import Services, build_services
 from digest.tokens import TokenExpired, TokenInvalid, Tokens
 from digest.web import filters
 from digest.web.context import WebContext
+from digest.web.subscribe import install_limits as subscribe_limits
 
 MAX_REQUEST_BYTES = 64 * 1024
 # A year, without includeSubDomains: the operator's other hosts may not all serve HTTPS.
@@ -80,6 +81,7 @@ def create_app(
     )
     filters.install(app, settings)
     _register_blueprints(app, csrf)
+    subscribe_limits(app, limiter, settings.subscribe_rate_limit)
     _register_error_pages(app)
     app.after_request(_security_headers)
     app.after_request(_gzip)
