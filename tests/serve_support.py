@@ -74,6 +74,15 @@ class Client:
 def digest_serve(env: dict[str, str], *args: str, port: int | None = None) -> Iterator[str]:
     """Run `digest serve` with `env` on `port` (default: a free one); yield its base URL; stop it
     at the end."""
+    with serve_process(env, *args, port=port) as (base, _process):
+        yield base
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], *args: str, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """As `digest_serve`, yielding the process too (its pid, to signal it or find its child)."""
     port = port or free_port()
     script = Path(sys.executable).with_name("digest")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "digest.cli"]
@@ -94,7 +103,7 @@ def digest_serve(env: dict[str, str], *args: str, port: int | None = None) -> It
                 if time.monotonic() > deadline:
                     raise AssertionError("digest serve did not start within 30 s") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:

@@ -160,3 +160,46 @@ def test_digest_scheduler_stops_cleanly_on_sigterm(cli_env) -> None:
             process.kill()
     assert process.returncode == 0, err
     assert "scheduler stopped" in err
+
+
+class RecordingScheduler:
+    """Stands in for APScheduler: records when the delivery job was asked to run."""
+
+    def __init__(self) -> None:
+        self.runs: list[datetime] = []
+
+    def modify_job(self, job_id: str, next_run_time: datetime) -> None:
+        assert job_id == "deliver"
+        self.runs.append(next_run_time)
+
+
+def test_wakes_from_pages_gather_into_one_delivery_run(services) -> None:
+    from digest.scheduler import WAKE_AFTER_SECONDS, Delivery
+
+    delivery = Delivery(services)
+    delivery.scheduler = recorder = RecordingScheduler()  # type: ignore[assignment]
+    before = datetime.now(UTC)
+    for _ in range(50):
+        delivery.wake()
+    assert len(recorder.runs) == 1  # later wakes never push the coming run back
+    assert recorder.runs[0] >= before + timedelta(seconds=WAKE_AFTER_SECONDS)
+
+
+def test_a_wake_during_a_run_makes_it_go_round_once_more(services, monkeypatch) -> None:
+    from digest import scheduler as module
+
+    delivery = module.Delivery(services)
+    delivery.scheduler = recorder = RecordingScheduler()  # type: ignore[assignment]
+    calls: list[int] = []
+
+    def deliver(_services) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            delivery.wake()  # mail queued while the first round runs
+
+    monkeypatch.setattr(module, "deliver_job", deliver)
+    monkeypatch.setattr(module, "WAKE_AFTER_SECONDS", 0.01)
+    delivery()
+    assert len(calls) == 2 and recorder.runs == []
+    delivery.wake()  # idle again: the scheduler is asked
+    assert len(recorder.runs) == 1

@@ -49,22 +49,28 @@ def serve(lazy: LazyServices, host: str, port: int, threads: int, trusted_proxy:
         ) from exc
     app = create_app(services=services, proxy_fix=False)  # waitress applies the hops
     options = waitress_options(services.settings.proxy_hops, trusted_proxy)
-    server = create_server(app, host=host, port=port, threads=threads, **options)
-    # Its own process (SchedulerProcess says why); the web process keeps a core for the pages.
-    scheduler = SchedulerProcess().start()
-    # Mail queued by a page goes out at once rather than at the delivery job's next tick.
-    app.extensions["digest"].mail_queued = scheduler.wake
+    # SIGTERM is caught before the child starts and the port opens: one sent during start-up
+    # (a supervisor, a test that saw the port) still stops the child before serve exits.
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    click.echo(f"serving on http://{host}:{server.effective_port} (Ctrl-C to stop)")
+    scheduler: SchedulerProcess | None = None
+    server = None
     try:
+        # Its own process (SchedulerProcess says why); the web process keeps a core for pages.
+        scheduler = SchedulerProcess().start()
+        # Mail queued by a page goes out at once rather than at the delivery job's next tick.
+        app.extensions["digest"].mail_queued = scheduler.wake
+        server = create_server(app, host=host, port=port, threads=threads, **options)
+        click.echo(f"serving on http://{host}:{server.effective_port} (Ctrl-C to stop)")
         server.run()
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
         signal.signal(signal.SIGTERM, previous)
-        server.close()
-        # The child finishes a delivery in hand rather than being cut off mid-message.
-        scheduler.stop()
+        if server is not None:
+            server.close()
+        if scheduler is not None:
+            # The child finishes a delivery in hand rather than being cut off mid-message.
+            scheduler.stop()
         services.close()
 
 
