@@ -157,7 +157,7 @@ def _paper_text(paper: PaperValues) -> _PaperText:
 @lru_cache(maxsize=FIELD_CACHE_SIZE)
 def _field(text: str) -> Field:
     """A text's words, prepared for finding a term's marks. Kept only for a few papers: a
-    prepared abstract is some 50 KB, and each term's marks are kept once found (`_marks`)."""
+    prepared abstract is some 20 KB, and each term's marks are kept once found (`_marks`)."""
     return Field.of(text)
 
 
@@ -168,7 +168,7 @@ def _marks(text: _PaperText, term: matching.Term, field: str) -> list[tuple[int,
     if found is None:
         prepared = _field(text.title if field == "title" else text.abstract)
         found = [
-            prepared.spans[i][:1] + prepared.spans[j - 1][1:]
+            prepared.char_range(i, j)
             for part in term.parts
             if part.atom.kind in ("phrase", "prefix") and part.scope in ("any", field)
             for i, j in spans(part.atom, prepared)

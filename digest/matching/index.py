@@ -196,7 +196,7 @@ class _Batch:
             nid = self.name_ids[name.raw] = len(self.names)
             self.names.append(name)
             self.name_bits.append(0)
-            for word in name.norm_set:
+            for word in name.norm:
                 self.by_word[word].add(nid)
             for word in name.raw + name.norm:
                 self.by_form[word].add(nid)

@@ -9,6 +9,7 @@ plurals included. A prefix is found where the field's words from some word on, j
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,9 +91,11 @@ def spans(atom: Atom, field: Field) -> Iterator[tuple[int, int]]:
     if atom.kind == "prefix":
         for key in atom.keys:
             for joined in (field.norm_joined, field.raw_joined):
+                offsets, last = joined.offsets, len(key) - 1
                 for pos in _occurrences(key, joined.text):
-                    if pos in joined.starts:
-                        yield joined.starts[pos], joined.word_at(pos + len(key) - 1) + 1
+                    i = bisect_left(offsets, pos)
+                    if offsets[i] == pos:  # pos is inside the text, so i is a word's index
+                        yield i, bisect_right(offsets, pos + last)
         return
     for key in atom.keys:
         yield from _aligned(key, field.norm_joined)
@@ -102,10 +105,13 @@ def spans(atom: Atom, field: Field) -> Iterator[tuple[int, int]]:
 
 def _aligned(key: str, joined: Joined) -> Iterator[tuple[int, int]]:
     """Occurrences of `key` that start and end at word boundaries, as word ranges."""
+    offsets, size = joined.offsets, len(key)
     for pos in _occurrences(key, joined.text):
-        end = joined.ends.get(pos + len(key))
-        if end is not None and pos in joined.starts:
-            yield joined.starts[pos], end
+        i = bisect_left(offsets, pos)
+        if offsets[i] == pos:  # a word starts here; does one end where the key ends?
+            j = bisect_left(offsets, pos + size, i)
+            if offsets[j] == pos + size:
+                yield i, j
 
 
 def _occurrences(key: str, text: str) -> Iterator[int]:
@@ -118,7 +124,7 @@ def _occurrences(key: str, text: str) -> Iterator[int]:
 
 def author_found(atom: Atom, name: Field) -> bool:
     """Whether every word of an author atom is a word of this one author's name."""
-    if not all(w in name.norm_set for w in atom.words):
+    if not all(w in name.norm for w in atom.words):  # a name has a few words
         return False
     if not atom.prefix:
         return True
@@ -152,7 +158,7 @@ def highlight(
         for part in term.parts:
             if part.atom.kind in ("phrase", "prefix") and part.scope in ("any", field):
                 marked.extend(
-                    prepared.spans[i][:1] + prepared.spans[j - 1][1:]
+                    prepared.char_range(i, j)
                     for i, j in spans(part.atom, prepared)
                 )
     return _segments(text, marked)
