@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, LargeBinary, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -46,6 +47,35 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class CompressedBytes(TypeDecorator[bytes]):
+    """Bytes stored zlib-compressed behind a marker; rows stored plain before read back as is.
+
+    For outbox messages: a digest email is ~90 KB of quoted-printable HTML and text that
+    compresses about 5x, and SQLite rewrites a whole row, its overflow pages included, on every
+    state change (claimed, attempt counted, sent), so 100,000 broad digests were 9.6 GB written
+    several times over. A serialized message never starts with NUL, so the marker cannot be
+    mistaken for one stored plain. (PostgreSQL would TOAST-compress it anyway; this is cheaper.)
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+    MARKER = b"\0z"
+    LEVEL = 1  # ~0.3 ms for a digest; higher levels cost several times more for ~15% less
+
+    def process_bind_param(self, value: bytes | None, dialect: Any) -> bytes | None:
+        if not value:
+            return value
+        return self.MARKER + zlib.compress(bytes(value), self.LEVEL)
+
+    def process_result_value(self, value: bytes | None, dialect: Any) -> bytes | None:
+        if value is None:
+            return None
+        value = bytes(value)
+        if value.startswith(self.MARKER):
+            return zlib.decompress(value[len(self.MARKER):])
+        return value
 
 
 class JSONList(TypeDecorator[list[Any]]):

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from digest.db import Base, JSONList, UTCDateTime, utcnow
+from digest.db import Base, CompressedBytes, JSONList, UTCDateTime, utcnow
 
 intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
 timestamp = Annotated[datetime, mapped_column(UTCDateTime(), nullable=False, default=utcnow)]
@@ -184,7 +184,7 @@ class OutboxMessage(Base):
     mailbox: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text, default="")
     # The serialized RFC 5322 message; digests may leave it empty and be rendered at delivery.
-    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    message: Mapped[bytes | None] = mapped_column(CompressedBytes)  # zlib: see CompressedBytes
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
