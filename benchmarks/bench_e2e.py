@@ -8,11 +8,13 @@ from CSV (`digest subscribers import --confirmed`), compose, render and queue ev
     .venv/bin/python -m benchmarks.bench_e2e --subscribers 10000 --papers 2000 [--backend sqlite]
     ... --profile compose   # also write a cProfile report of that stage to benchmarks/results/
     ... --workers 1         # deliver alongside composing, as a deployment with `digest worker` does
+    ... --workers 2 --shards 2   # and compose in 2 processes (`digest send --shard i/2`)
 
 Without --workers, delivery starts once composing is done (`digest send` alone). With
 --workers N, N worker processes (`digest worker`) deliver each batch as soon as composing
 commits it, and the total is the wall time from the start of composing to the last message
-handed to the SMTP server.
+handed to the SMTP server. With --shards N (with --workers), N processes compose at once, each
+its part of the due subscribers (SPEC §9), as N `digest send --shard i/N` or schedulers would.
 """
 
 from __future__ import annotations
@@ -115,10 +117,12 @@ def _compose(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
     from sqlalchemy import select
 
     from digest import pipeline
+    from digest.compose.digests import Shard
     from digest.models import Digest
 
+    shard = Shard(*extra["shard"]) if extra.get("shard") else None
     # plan() returns None only when it does not wait for the planning lock; this one waits.
-    report = pipeline.plan(services, now=now, wait=True)
+    report = pipeline.plan(services, now=now, wait=True, shard=shard)
     if report is None:
         raise RuntimeError("composing did not get the planning lock")
     with services.sessions() as session:
@@ -173,9 +177,10 @@ def _worker(url: str, instance: str, port: int, composing: Any, results: Any, in
 
 
 def _overlapped(
-    url: str, tmp: str, port: int, now: datetime, extra: dict[str, Any], workers: int
+    url: str, tmp: str, port: int, now: datetime, extra: dict[str, Any], workers: int,
+    shards: int = 1,
 ) -> dict[str, dict[str, Any]]:
-    """Compose in one process while `workers` processes deliver; each side's results."""
+    """Compose in `shards` processes while `workers` processes deliver; each side's results."""
     spawn = multiprocessing.get_context("spawn")
     composing, results = spawn.Event(), spawn.Queue()
     composing.set()
@@ -187,12 +192,26 @@ def _overlapped(
     for process in processes:
         process.start()
     try:
-        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-            compose = pool.submit(
-                _stage, "compose", url, tmp, port, now.isoformat(), extra, False
-            ).result()
+        with ProcessPoolExecutor(shards, mp_context=spawn) as pool:
+            parts = [
+                pool.submit(
+                    _stage, "compose", url, tmp, port, now.isoformat(),
+                    {**extra, "shard": (index, shards)} if shards > 1 else extra, False,
+                )
+                for index in range(shards)
+            ]  # fmt: skip
+            done = [part.result() for part in parts]
     finally:
         composing.clear()
+    compose = dict(done[-1])  # the digest statistics are read over all parts by each
+    compose.update(
+        composed=sum(part["composed"] for part in done),
+        empty=sum(part["empty"] for part in done),
+        skipped=sum(part["skipped"] for part in done),
+        seconds=max(part["seconds"] for part in done),
+        peak_mb=max(part["peak_mb"] for part in done),
+        shards=shards,
+    )
     reports = [results.get() for _ in processes]
     for process in processes:
         process.join()
@@ -214,6 +233,7 @@ def run_scenario(
     workers: int = 0,
     workload: str = "narrow",
     stages: tuple[str, ...] = STAGES,
+    shards: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """All four stages on a fresh database at `url`; each stage's result by name.
 
@@ -236,7 +256,7 @@ def run_scenario(
                 ).result()
             print(f"  {stage}: {results[stage]}", flush=True)
         if workers:
-            results.update(_overlapped(url, tmp, sink.port, now, extra, workers))
+            results.update(_overlapped(url, tmp, sink.port, now, extra, workers, shards))
             for stage in STAGES[2:]:
                 print(f"  {stage}: {results[stage]}", flush=True)
         if "deliver" in results:
@@ -275,7 +295,8 @@ def rows_for(
         ),
         Row(
             "end to end",
-            f"{name}: compose + render + queue",
+            f"{name}: compose + render + queue"
+            + (f", {comp['shards']} sharing processes" if comp.get("shards", 1) > 1 else ""),
             f"{cost(comp)}; {comp['composed']:,} digests ({comp['papers_per_digest']:.0f} papers "
             f"each), {comp['empty']:,} empty; {comp['composed'] / comp['seconds']:,.0f}/s",
         ),
@@ -304,6 +325,7 @@ def run(
     profile: tuple[str, ...] = (),
     workers: int = 0,
     workload: str = "narrow",
+    shards: int = 1,
 ) -> list[Row]:
     """Every scenario asked for; PostgreSQL is skipped (with a row saying so) when absent."""
     rows: list[Row] = []
@@ -321,7 +343,8 @@ def run(
                 continue
             print(f"end to end: {backend}, {subscribers:,} x {papers:,}", flush=True)
             results = run_scenario(
-                url, subscribers, papers, profile=profile, workers=workers, workload=workload
+                url, subscribers, papers, profile=profile, workers=workers, workload=workload,
+                shards=shards,
             )
             rows += rows_for(backend, subscribers, papers, results, workload)
     return rows
@@ -347,6 +370,10 @@ def main() -> None:
         help="deliver with this many worker processes alongside composing (default: after it)",
     )
     parser.add_argument(
+        "--shards", type=int, default=1,
+        help="with --workers: compose in this many processes, each its part of the subscribers",
+    )  # fmt: skip
+    parser.add_argument(
         "--workload", choices=datagen.WORKLOADS, default="narrow",
         help="narrow profiles (~50 of 2,000 papers) or broad ones (~24%% of the day)",
     )  # fmt: skip
@@ -357,7 +384,8 @@ def main() -> None:
         "both": ["SQLite", "PostgreSQL"],
     }[args.backend]
     rows = run(
-        args.subscribers, args.papers, backends, tuple(args.profile), args.workers, args.workload
+        args.subscribers, args.papers, backends, tuple(args.profile), args.workers, args.workload,
+        args.shards,
     )
     print(datagen.table(rows))
 

@@ -55,11 +55,14 @@ def test_smtp_benchmark_delivers_every_message_both_ways() -> None:
     assert [row.benchmark for row in rows] == ["SMTP delivery", "SMTP delivery"]
 
 
-@pytest.mark.parametrize("workers", [0, 1])
-def test_end_to_end_benchmark_sends_every_composed_digest(tmp_path: Path, workers: int) -> None:
-    """After composing (`digest send` alone), or alongside it by a worker process."""
+@pytest.mark.parametrize(("workers", "shards"), [(0, 1), (1, 1), (1, 2)])
+def test_end_to_end_benchmark_sends_every_composed_digest(
+    tmp_path: Path, workers: int, shards: int
+) -> None:
+    """After composing (`digest send` alone), or alongside it by a worker process; composing in
+    one process or shared by two."""
     url = f"sqlite:///{tmp_path / 'bench.db'}"
-    results = bench_e2e.run_scenario(url, 20, 30, workers=workers)
+    results = bench_e2e.run_scenario(url, 20, 30, workers=workers, shards=shards)
     composed = results["compose"]["composed"]
     assert results["subscribers"]["imported"] == 20
     assert composed + results["compose"]["empty"] == 20
