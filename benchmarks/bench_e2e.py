@@ -152,6 +152,8 @@ def _deliver(services: Any, now: datetime, extra: dict[str, Any]) -> dict[str, A
 
 def _worker(url: str, instance: str, port: int, composing: Any, results: Any, index: int) -> None:
     """A `digest worker` process: deliver until composing has finished and nothing is due."""
+    from sqlalchemy.exc import OperationalError
+
     from digest.mail import outbox
     from digest.mail.mailer import make_sender
     from digest.services import build_services
@@ -163,7 +165,11 @@ def _worker(url: str, instance: str, port: int, composing: Any, results: Any, in
         while True:
             # Read before the round: everything composing committed by then is seen by it.
             finished = not composing.is_set()
-            stats = outbox.deliver(services, worker_id=f"bench-worker-{index}", sender=sender)
+            try:
+                stats = outbox.deliver(services, worker_id=f"bench-worker-{index}", sender=sender)
+            except OperationalError:  # SQLite's lock held past the busy timeout: as run_worker
+                time.sleep(1)
+                continue
             for key in totals:
                 totals[key] += getattr(stats, key)
             if not stats.total:

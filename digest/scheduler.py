@@ -1,8 +1,9 @@
 """APScheduler 3 jobs: fetch the feeds, plan due digests, deliver the outbox, recover and purge.
 
-`digest serve` embeds a BackgroundScheduler (`start_scheduler`); `digest scheduler` runs the
-same alone in the foreground until a signal (`run_scheduler`). Never start one inside
-`create_app()`: every gunicorn worker would then run every job.
+`digest scheduler` runs them in the foreground until a signal (`run_scheduler`); `digest serve`
+runs that command as its child process (`SchedulerProcess`), woken through a pipe when a page
+queues mail. Never start one inside `create_app()`: every gunicorn worker would then run every
+job.
 
 Several `digest scheduler` processes may run against PostgreSQL for availability: the fetch and
 plan jobs take a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection,
@@ -224,7 +225,10 @@ def run_scheduler(services: Services, wake_from: BinaryIO | None = None) -> None
                 target=_read_wakes, args=(wake_from, delivery, stop_requested),
                 name="wake-reader", daemon=True,
             ).start()  # fmt: skip
-        logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
+        if wake_from is None:
+            logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
+        else:
+            logger.info("scheduler started beside digest serve (pid %d)", os.getppid())
         # Wake every second rather than wait untimed: a process-directed signal may be taken by
         # one of the scheduler's threads, and an untimed lock wait in the main thread is then
         # never interrupted, so the Python handler (which runs in the main thread) never ran.
