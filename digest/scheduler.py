@@ -220,14 +220,13 @@ def run_scheduler(services: Services, wake_from: BinaryIO | None = None) -> None
     delivery = Delivery(services)
     with stop_on_signals(stop_requested, logger, "%s received, stopping the scheduler"):
         scheduler = start_scheduler(services, delivery)
-        if wake_from is not None:
+        if wake_from is None:
+            logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
+        else:
             threading.Thread(
                 target=_read_wakes, args=(wake_from, delivery, stop_requested),
                 name="wake-reader", daemon=True,
             ).start()  # fmt: skip
-        if wake_from is None:
-            logger.info("scheduler started; stop with Ctrl-C or SIGTERM")
-        else:
             logger.info("scheduler started beside digest serve (pid %d)", os.getppid())
         # Wake every second rather than wait untimed: a process-directed signal may be taken by
         # one of the scheduler's threads, and an untimed lock wait in the main thread is then
@@ -277,29 +276,24 @@ class SchedulerProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._watcher: threading.Thread | None = None
         self._woken_at = -1e9  # time.monotonic() of the last byte written
-
-    @property
-    def pid(self) -> int | None:
-        """The child's process id (None before start)."""
-        return self._process.pid if self._process is not None else None
 
     def start(self) -> SchedulerProcess:
         """Start the child and a thread that starts it again if it exits on its own."""
         self._spawn()
-        self._watcher = threading.Thread(target=self._watch, name="scheduler-watch", daemon=True)
-        self._watcher.start()
+        threading.Thread(target=self._watch, name="scheduler-watch", daemon=True).start()
         return self
 
     def _spawn(self) -> None:
-        # The command is this interpreter and a fixed argument list, never user input.
-        process = subprocess.Popen(  # noqa: S603
-            self.command, stdin=subprocess.PIPE, start_new_session=True
-        )
-        assert process.stdin is not None
-        os.set_blocking(process.stdin.fileno(), False)  # a wake never blocks a page
         with self._lock:
+            if self._stopping.is_set():
+                return  # stop() came first: no child it would not see
+            # The command is this interpreter and a fixed argument list, never user input.
+            process = subprocess.Popen(  # noqa: S603
+                self.command, stdin=subprocess.PIPE, start_new_session=True
+            )
+            assert process.stdin is not None
+            os.set_blocking(process.stdin.fileno(), False)  # a wake never blocks a page
             self._process = process
 
     def _watch(self) -> None:
@@ -315,7 +309,10 @@ class SchedulerProcess:
             )  # fmt: skip
             if self._stopping.wait(self.RESTART_AFTER_SECONDS):
                 return
-            self._spawn()
+            try:
+                self._spawn()
+            except OSError:  # tried again after the next wait (the old process is gone)
+                logger.exception("could not start the scheduler process")
 
     def wake(self) -> None:
         """Have the child deliver what was just queued (one byte per WAKE_AFTER_SECONDS is
